@@ -1,0 +1,146 @@
+"""The local stack: every Cloud Function on one origin, wired to the local adapters.
+
+The functions are loaded exactly as Cloud Functions loads them (functions-framework's
+``create_app`` on ``functions/<name>/main.py``) and mounted under their public paths, served by
+waitress (a production-grade WSGI server). The embedded store and local secrets live under
+``CODITECT_DATA_DIR``; Pub/Sub is the in-process ``LocalEvents``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import wiring
+from shared.events import LocalEvents
+from shared.settings import Settings
+
+log = logging.getLogger("coditect.devstack")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    name: str  # the folder under functions/ and the entry point's name
+    prefixes: tuple[str, ...]  # public paths the load balancer sends to it
+
+
+# The URL map of the production load balancer, in one place for the local origin too.
+HTTP_FUNCTIONS = (HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),)
+
+
+# Local parts started after the functions: each is ``start(stack) -> stop`` and adds a line to
+# ``stack.started`` saying what it runs. Areas register theirs here.
+Component = Callable[["LocalStack"], Callable[[], None]]
+COMPONENTS: list[Component] = []
+
+
+def load_function(name: str, target: str | None = None) -> Any:
+    import functions_framework
+
+    source = os.path.join(ROOT, "functions", name, "main.py")
+    return functions_framework.create_app(target or name, source)
+
+
+class Dispatcher:
+    """Routes each request to the function that owns its path: one origin, many functions."""
+
+    def __init__(self, routes: list[tuple[str, WsgiApp]], health: Callable[[], dict[str, Any]]):
+        # Longest prefix first, as a URL map matches the most specific path.
+        self._routes = sorted(routes, key=lambda r: len(r[0]), reverse=True)
+        self._health = health
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in self._routes:
+            if path.startswith(prefix) or path == prefix.rstrip("/"):
+                return app(environ, start_response)
+        if path == "/healthz":
+            return self._json(start_response, "200 OK", self._health())
+        return self._json(
+            start_response,
+            "404 Not Found",
+            {"error": {"code": "not_found", "message": f"no route for {path}"}},
+        )
+
+    @staticmethod
+    def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 16
+    started: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.services: wiring.Services | None = None
+        self._stops: list[Callable[[], None]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def build_app(self) -> Dispatcher:
+        routes: list[tuple[str, WsgiApp]] = []
+        for fn in HTTP_FUNCTIONS:
+            app = load_function(fn.name)
+            routes.extend((prefix, app) for prefix in fn.prefixes)
+        return Dispatcher(routes, self.health)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "components": self.started}
+
+    def start(self) -> None:
+        import waitress
+
+        events = LocalEvents()
+        self.services = wiring.build(self.settings, events=events)
+        wiring.install(self.services)
+        store = "FoundationDB" if self.settings.fdb_cluster_file else "embedded store"
+        self.started.append(f"{store} ({os.path.abspath(self.settings.data_dir)})")
+        self.started.append("local Pub/Sub delivery (in-process CloudEvents)")
+        app = self.build_app()
+        self.started.extend(
+            f"function {fn.name}: {', '.join(fn.prefixes)}" for fn in HTTP_FUNCTIONS
+        )
+        self._server = waitress.create_server(
+            app, host=self.host, port=self.port, threads=self.threads, ident="coditect"
+        )
+        self.port = self._server.effective_port
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        for component in COMPONENTS:
+            self._stops.append(component(self))
+
+    def stop(self) -> None:
+        while self._stops:
+            self._stops.pop()()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.services is not None:
+            events = self.services.events
+            if isinstance(events, LocalEvents):
+                events.close()
+            self.services.db.close()
+            wiring.install(None)
+            self.services = None

@@ -1,0 +1,1 @@
+"""Coditect's shared package: the logic every Cloud Function and the local stack use."""

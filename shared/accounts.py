@@ -1,0 +1,446 @@
+"""Accounts and sessions: sign-up, login, refresh-token rotation, logout, and "me".
+
+Password hashing happens outside transactions (it is slow and must not hold a transaction open);
+every write that belongs together happens in one transaction, which either commits whole or
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import passwords
+from shared.clock import Clock, isoformat
+from shared.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
+from shared.plans import CATALOG
+from shared.settings import Settings
+from shared.store import Database, Transaction, decode_counter
+from shared.store.keys import INDEXES, TENANTS, THROTTLE
+from shared.tokens import TokenService
+from shared.web import new_id
+
+REFRESH_AUDIENCE_SUFFIX = "/refresh"
+
+
+# -- request bodies ------------------------------------------------------------------------------
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=passwords.MAX_LENGTH)
+    plan: Literal["free", "starter", "pro"] = "free"
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    payment_method_id: str | None = Field(default=None, max_length=255)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+# -- records -------------------------------------------------------------------------------------
+def _dump(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _load(raw: bytes | None) -> dict[str, Any] | None:
+    return json.loads(raw) if raw is not None else None
+
+
+def usage_month(now: float) -> str:
+    return isoformat(now)[:7]
+
+
+def add_usage(
+    tr: Transaction, tenant_id: str, user_id: str, now: float, metric: str, amount: int
+) -> None:
+    """Usage counters per user and month (atomic adds: concurrent writers never conflict)."""
+    tr.add(TENANTS[tenant_id].key("usage", user_id, usage_month(now), metric), amount)
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise Unprocessable(f"email: {error}", code="invalid_email") from None
+    # Domains are case-insensitive; local parts are treated so too, as every major provider does.
+    return result.normalized.lower()
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def get_user(tr: Transaction, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+    return _load(tr.get(TENANTS[tenant_id].key("user", user_id)))
+
+
+def get_license(tr: Transaction, tenant_id: str) -> dict[str, Any] | None:
+    return _load(tr.get(TENANTS[tenant_id].key("license")))
+
+
+def lookup_email(tr: Transaction, email: str) -> dict[str, str] | None:
+    return _load(tr.get(INDEXES.key("email", email)))
+
+
+def write_audit(
+    tr: Transaction, tenant_id: str, now: float, kind: str, fields: dict[str, Any]
+) -> None:
+    event_id = new_id()
+    tr.set(
+        TENANTS[tenant_id].key("audit", int(now * 1000), event_id),
+        _dump({"event_id": event_id, "type": kind, "at": isoformat(now), **fields}),
+    )
+
+
+def write_license(
+    tr: Transaction,
+    tenant_id: str,
+    now: float,
+    *,
+    plan: str,
+    status: str,
+    action: str,
+    reason: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Set the tenant's license and append its history entry, in the caller's transaction."""
+    previous = get_license(tr, tenant_id)
+    license_record = {
+        **(extra or {}),
+        "license_id": new_id(),
+        "plan": plan,
+        "status": status,
+        "previous_license_id": previous["license_id"] if previous else None,
+        "updated_at": isoformat(now),
+    }
+    tr.set(TENANTS[tenant_id].key("license"), _dump(license_record))
+    tr.set(
+        TENANTS[tenant_id].key("license_history", int(now * 1000), license_record["license_id"]),
+        _dump(
+            {
+                "action": action,
+                "reason": reason,
+                "from_plan": previous["plan"] if previous else None,
+                **license_record,
+            }
+        ),
+    )
+    return license_record
+
+
+def public_user(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: user.get(k)
+        for k in ("user_id", "tenant_id", "email", "first_name", "last_name", "created_at")
+    }
+
+
+@dataclass
+class SessionTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+class AccountService:
+    def __init__(
+        self, db: Database, tokens: TokenService, clock: Clock, settings: Settings
+    ) -> None:
+        self.db = db
+        self.tokens = tokens
+        self.clock = clock
+        self.settings = settings
+
+    @property
+    def refresh_audience(self) -> str:
+        return self.settings.api_audience + REFRESH_AUDIENCE_SUFFIX
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def _issue_access(self, user_id: str, tenant_id: str) -> str:
+        token, _ = self.tokens.issue(
+            typ="access",
+            sub=user_id,
+            tid=tenant_id,
+            aud=self.settings.api_audience,
+            ttl=self.settings.access_token_seconds,
+        )
+        return token
+
+    def _start_family(
+        self, tr: Transaction, user_id: str, tenant_id: str, now: float, method: str
+    ) -> SessionTokens:
+        family_id = new_id()
+        refresh, claims = self.tokens.issue(
+            typ="refresh",
+            sub=user_id,
+            tid=tenant_id,
+            aud=self.refresh_audience,
+            ttl=self.settings.refresh_token_seconds,
+            extra={"fam": family_id},
+        )
+        tr.set(
+            TENANTS[tenant_id].key("refresh_family", family_id),
+            _dump(
+                {
+                    "family_id": family_id,
+                    "user_id": user_id,
+                    "current_jti": claims["jti"],
+                    "revoked": False,
+                    "method": method,
+                    "created_at": isoformat(now),
+                    "expires_at": claims["exp"],
+                }
+            ),
+        )
+        return SessionTokens(
+            self._issue_access(user_id, tenant_id), refresh, self.settings.access_token_seconds
+        )
+
+    def authenticate(self, access_token: str) -> dict[str, Any]:
+        return self.tokens.verify(access_token, aud=self.settings.api_audience, typ="access")
+
+    # -- sign-up ---------------------------------------------------------------------------------
+    def register(self, body: RegisterRequest) -> tuple[dict[str, Any], SessionTokens]:
+        email = normalize_email(body.email)
+        passwords.check_policy(body.password, email)
+        password_hash = passwords.hash_password(body.password)
+        user_id, tenant_id = new_id(), new_id()
+
+        def create(tr: Transaction) -> tuple[dict[str, Any], SessionTokens]:
+            if lookup_email(tr, email) is not None:
+                raise Conflict("an account with this email already exists", code="email_taken")
+            now = self.clock.now()
+            tenant = TENANTS[tenant_id]
+            user = {
+                "user_id": user_id,
+                "tenant_id": tenant_id,
+                "email": email,
+                "first_name": body.first_name,
+                "last_name": body.last_name,
+                "created_at": isoformat(now),
+                "requested_plan": body.plan,
+            }
+            tr.set(
+                tenant.key(),
+                _dump(
+                    {
+                        "tenant_id": tenant_id,
+                        "kind": "personal",
+                        "owner_user_id": user_id,
+                        "created_at": isoformat(now),
+                    }
+                ),
+            )
+            tr.set(tenant.key("user", user_id), _dump(user))
+            tr.set(
+                tenant.key("credential", user_id),
+                _dump({"password_hash": password_hash, "updated_at": isoformat(now)}),
+            )
+            tr.set(INDEXES.key("email", email), _dump({"user_id": user_id, "tenant_id": tenant_id}))
+            # Paid plans become paid only when billing confirms; every account starts on free.
+            write_license(
+                tr, tenant_id, now, plan="free", status="active", action="created", reason="sign-up"
+            )
+            write_audit(
+                tr,
+                tenant_id,
+                now,
+                "user.registered",
+                {"user_id": user_id, "requested_plan": body.plan},
+            )
+            return user, self._start_family(tr, user_id, tenant_id, now, "password")
+
+        return self.db.transact(create)
+
+    # -- login -----------------------------------------------------------------------------------
+    def _failures(self, tr: Transaction, key: bytes, now: float) -> list[float]:
+        window = self.settings.login_failure_window_seconds
+        stamps = json.loads(tr.get(key) or b"[]")
+        return [t for t in stamps if t > now - window]
+
+    def login(self, body: LoginRequest) -> tuple[dict[str, Any], SessionTokens]:
+        invalid = Unauthorized("email or password is incorrect", code="invalid_credentials")
+        try:
+            email = normalize_email(body.email)
+        except Unprocessable:
+            raise invalid from None
+        throttle_key = THROTTLE.key("login", email_hash(email))
+
+        def check(tr: Transaction) -> tuple[dict[str, str] | None, str | None]:
+            now = self.clock.now()
+            failures = self._failures(tr, throttle_key, now)
+            if len(failures) >= self.settings.login_max_failures:
+                wait = failures[0] + self.settings.login_failure_window_seconds - now
+                raise TooManyRequests(
+                    "too many failed logins; try again later",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+            ids = lookup_email(tr, email)
+            if ids is None:
+                return None, None
+            cred = _load(tr.get(TENANTS[ids["tenant_id"]].key("credential", ids["user_id"])))
+            return ids, cred["password_hash"] if cred else None
+
+        ids, stored_hash = self.db.transact(check)
+        if ids is None or not passwords.verify_password(stored_hash, body.password):
+
+            def record_failure(tr: Transaction) -> None:
+                now = self.clock.now()
+                failures = [*self._failures(tr, throttle_key, now), now]
+                tr.set(throttle_key, json.dumps(failures[-50:]).encode())
+
+            self.db.transact(record_failure)
+            raise invalid
+        rehash = (
+            passwords.hash_password(body.password)
+            if passwords.needs_rehash(stored_hash or "")
+            else None
+        )
+
+        def succeed(tr: Transaction) -> tuple[dict[str, Any], SessionTokens]:
+            now = self.clock.now()
+            tenant_id, user_id = ids["tenant_id"], ids["user_id"]
+            user = get_user(tr, tenant_id, user_id)
+            if user is None:
+                raise invalid
+            tr.clear(throttle_key)
+            if rehash:
+                tr.set(
+                    TENANTS[tenant_id].key("credential", user_id),
+                    _dump({"password_hash": rehash, "updated_at": isoformat(now)}),
+                )
+            write_audit(
+                tr, tenant_id, now, "user.login", {"user_id": user_id, "method": "password"}
+            )
+            return user, self._start_family(tr, user_id, tenant_id, now, "password")
+
+        return self.db.transact(succeed)
+
+    # -- refresh and logout ----------------------------------------------------------------------
+    def _verify_refresh(self, token: str) -> dict[str, Any]:
+        claims = self.tokens.verify(token, aud=self.refresh_audience, typ="refresh")
+        if not isinstance(claims.get("fam"), str):
+            raise Unauthorized("invalid token", code="invalid_token")
+        return claims
+
+    def refresh(self, body: RefreshRequest) -> SessionTokens:
+        claims = self._verify_refresh(body.refresh_token)
+        tenant_id, family_id = claims["tid"], claims["fam"]
+        family_key = TENANTS[tenant_id].key("refresh_family", family_id)
+        new_refresh, new_claims = self.tokens.issue(
+            typ="refresh",
+            sub=claims["sub"],
+            tid=tenant_id,
+            aud=self.refresh_audience,
+            ttl=self.settings.refresh_token_seconds,
+            extra={"fam": family_id},
+        )
+
+        def rotate(tr: Transaction) -> str:
+            family = _load(tr.get(family_key))
+            if family is None or family["revoked"] or family["user_id"] != claims["sub"]:
+                return "revoked"
+            now = self.clock.now()
+            if family["current_jti"] != claims["jti"]:
+                # A rotated token came back: someone holds a copy. End the whole family.
+                family.update(revoked=True, revoked_reason="reuse", revoked_at=isoformat(now))
+                tr.set(family_key, _dump(family))
+                write_audit(
+                    tr,
+                    tenant_id,
+                    now,
+                    "session.refresh_reuse",
+                    {"user_id": claims["sub"], "family_id": family_id},
+                )
+                return "reused"
+            family.update(
+                current_jti=new_claims["jti"],
+                expires_at=new_claims["exp"],
+                rotated_at=isoformat(now),
+            )
+            tr.set(family_key, _dump(family))
+            return "rotated"
+
+        outcome = self.db.transact(rotate)
+        if outcome == "reused":
+            raise Unauthorized(
+                "refresh token was already used; the session is revoked",
+                code="refresh_token_reused",
+            )
+        if outcome == "revoked":
+            raise Unauthorized("session is no longer valid", code="session_revoked")
+        return SessionTokens(
+            self._issue_access(claims["sub"], tenant_id),
+            new_refresh,
+            self.settings.access_token_seconds,
+        )
+
+    def logout(self, body: RefreshRequest) -> None:
+        claims = self._verify_refresh(body.refresh_token)
+        family_key = TENANTS[claims["tid"]].key("refresh_family", claims["fam"])
+
+        def revoke(tr: Transaction) -> None:
+            family = _load(tr.get(family_key))
+            if family is None or family["revoked"] or family["user_id"] != claims["sub"]:
+                return
+            now = self.clock.now()
+            family.update(revoked=True, revoked_reason="logout", revoked_at=isoformat(now))
+            tr.set(family_key, _dump(family))
+            write_audit(
+                tr,
+                claims["tid"],
+                now,
+                "session.logout",
+                {"user_id": claims["sub"], "family_id": claims["fam"]},
+            )
+
+        self.db.transact(revoke)
+
+    # -- me --------------------------------------------------------------------------------------
+    def me(self, claims: dict[str, Any]) -> dict[str, Any]:
+        tenant_id, user_id = claims["tid"], claims["sub"]
+
+        def read(tr: Transaction) -> dict[str, Any]:
+            user = get_user(tr, tenant_id, user_id)
+            if user is None:
+                raise Unauthorized("account no longer exists", code="invalid_token")
+            license_record = get_license(tr, tenant_id) or {"plan": "free", "status": "active"}
+            month = usage_month(self.clock.now())
+            begin, end = TENANTS[tenant_id].range("usage", user_id, month)
+            usage = {
+                TENANTS[tenant_id].unpack(k)[-1]: decode_counter(v)
+                for k, v in tr.get_range(begin, end, snapshot=True)
+            }
+            return {"user": user, "license": license_record, "usage": usage}
+
+        found = self.db.transact(read)
+        plan = CATALOG.get(found["license"]["plan"], CATALOG["free"])
+        return {
+            "user": public_user(found["user"]),
+            "plan": plan.name,
+            "license": {k: found["license"].get(k) for k in ("plan", "status", "updated_at")},
+            "limits": plan.public()["limits"],
+            "usage": {"period": usage_month(self.clock.now()), **found["usage"]},
+        }

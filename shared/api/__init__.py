@@ -1,0 +1,1 @@
+"""HTTP and event handlers of each Cloud Function; ``functions/<name>/main.py`` calls these."""

@@ -1,0 +1,111 @@
+"""The production store: FoundationDB through the ``fdb`` bindings (API version 730).
+
+``fdb`` needs the ``libfdb_c`` client library, which the function runtime gets from the build (see
+the README's deploy section); it is imported only when a cluster file is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shared.store import (
+    MAX_TRANSACTION_SECONDS,
+    KeyTooLarge,
+    NotCommitted,
+    StoreError,
+    TransactionTooLarge,
+    TransactionTooOld,
+    ValueTooLarge,
+    check_key,
+    check_value,
+    encode_counter,
+)
+
+T = TypeVar("T")
+API_VERSION = 730
+
+_ERRORS: dict[int, type[StoreError]] = {
+    1007: TransactionTooOld,
+    1020: NotCommitted,
+    1031: TransactionTooOld,  # transaction_timed_out: our 5 s timeout option
+    2101: TransactionTooLarge,
+    2102: KeyTooLarge,
+    2103: ValueTooLarge,
+}
+
+
+def _translate(error: Exception) -> Exception:
+    code = getattr(error, "code", None)
+    if isinstance(code, int) and code in _ERRORS:
+        return _ERRORS[code](str(error))
+    return error
+
+
+class FdbTransaction:
+    def __init__(self, tr: Any) -> None:
+        self._tr = tr
+
+    def _source(self, snapshot: bool) -> Any:
+        return self._tr.snapshot if snapshot else self._tr
+
+    def get(self, key: bytes, *, snapshot: bool = False) -> bytes | None:
+        check_key(key)
+        value = self._source(snapshot).get(key).wait()
+        return bytes(value) if value.present() else None
+
+    def get_range(
+        self,
+        begin: bytes,
+        end: bytes,
+        *,
+        limit: int = 0,
+        reverse: bool = False,
+        snapshot: bool = False,
+    ) -> list[tuple[bytes, bytes]]:
+        rows = self._source(snapshot).get_range(begin, end, limit=limit, reverse=reverse)
+        return [(bytes(kv.key), bytes(kv.value)) for kv in rows]
+
+    def set(self, key: bytes, value: bytes) -> None:
+        check_key(key)
+        check_value(value)
+        self._tr.set(key, value)
+
+    def clear(self, key: bytes) -> None:
+        check_key(key)
+        self._tr.clear(key)
+
+    def clear_range(self, begin: bytes, end: bytes) -> None:
+        self._tr.clear_range(begin, end)
+
+    def add(self, key: bytes, delta: int) -> None:
+        check_key(key)
+        self._tr.add(key, encode_counter(delta))
+
+
+class FdbDatabase:
+    def __init__(self, cluster_file: str) -> None:
+        import fdb
+
+        fdb.api_version(API_VERSION)
+        self._fdb = fdb
+        self._db = fdb.open(cluster_file)
+        # FoundationDB aborts at 5 s by itself; the option makes it say so promptly.
+        self._db.options.set_transaction_timeout(int(MAX_TRANSACTION_SECONDS * 1000))
+        self._db.options.set_transaction_retry_limit(200)
+
+    def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        tr = self._db.create_transaction()
+        while True:
+            try:
+                result = fn(FdbTransaction(tr), *args, **kwargs)
+                tr.commit().wait()
+                return result
+            except self._fdb.FDBError as error:
+                try:
+                    tr.on_error(error).wait()  # backs off and resets, or re-raises if fatal
+                except self._fdb.FDBError as fatal:
+                    raise _translate(fatal) from fatal
+
+    def close(self) -> None:
+        self._db = None

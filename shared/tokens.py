@@ -1,0 +1,188 @@
+"""Signing and verifying Coditect's JWTs (ES256 with a ``kid``).
+
+The signing key lives in the secrets port; the newest version signs, the newest two verify and
+are published at ``/.well-known/jwks.json``, so a rotation never logs anybody out. Verification
+checks the algorithm (ES256 only), the ``kid``, the signature, ``iss``, ``aud``, ``typ`` and
+expiry against the injected clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from shared.clock import Clock
+from shared.errors import Unauthorized
+from shared.secrets import SecretsPort
+
+ALGORITHM = "ES256"
+CLOCK_SKEW_SECONDS = 30
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def new_private_key_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+    jwk: dict[str, str]
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise ValueError("signing keys are P-256 EC keys")
+        jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+        # RFC 7638 thumbprint: a kid that names the key itself, stable across restarts.
+        canonical = json.dumps(
+            {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
+        )
+        kid = _b64url(hashlib.sha256(canonical.encode()).digest())[:16]
+        return cls(kid, key, {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"})
+
+
+class Keyring:
+    """The newest key signs; the newest two verify. Reloaded now and then to pick up rotations."""
+
+    def __init__(
+        self,
+        secrets: SecretsPort,
+        secret_name: str,
+        *,
+        reload_seconds: float = 300.0,
+        generate_if_missing: bool = False,
+    ) -> None:
+        self._secrets = secrets
+        self._name = secret_name
+        self._reload_seconds = reload_seconds
+        self._generate = generate_if_missing
+        self._lock = threading.Lock()
+        self._loaded_at = -1e18
+        self._keys: list[SigningKey] = []
+
+    def _load(self) -> list[SigningKey]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self._reload_seconds and self._keys:
+                return self._keys
+            pems = self._secrets.versions(self._name, 2)
+            if not pems and self._generate:
+                self._secrets.add_version(self._name, new_private_key_pem())  # type: ignore[attr-defined]
+                pems = self._secrets.versions(self._name, 2)
+            if not pems:
+                raise RuntimeError(f"no signing key in secret {self._name!r}")
+            self._keys = [SigningKey.from_pem(p) for p in pems]
+            self._loaded_at = time.monotonic()
+            return self._keys
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._loaded_at = -1e18
+        self._load()
+
+    @property
+    def current(self) -> SigningKey:
+        return self._load()[0]
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [k.jwk for k in self._load()]}
+
+    def public_key(self, kid: str) -> Any | None:
+        for key in self._load():
+            if key.kid == kid:
+                return key.private_key.public_key()
+        return None
+
+
+class TokenService:
+    def __init__(self, keyring: Keyring, clock: Clock, issuer: str) -> None:
+        self._keyring = keyring
+        self._clock = clock
+        self.issuer = issuer
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return self._keyring.jwks()
+
+    def issue(
+        self,
+        *,
+        typ: str,
+        sub: str,
+        tid: str,
+        aud: str,
+        ttl: int,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        now = int(self._clock.now())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": aud,
+            "sub": sub,
+            "tid": tid,
+            "typ": typ,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": pysecrets.token_urlsafe(16),
+            **(extra or {}),
+        }
+        key = self._keyring.current
+        token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+        return token, claims
+
+    def verify(self, token: str, *, aud: str, typ: str) -> dict[str, Any]:
+        """Claims of a valid token; :class:`Unauthorized` with a generic message otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid token", code="invalid_token") from None
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized("invalid token", code="invalid_token")
+        public = self._keyring.public_key(str(header.get("kid", "")))
+        if public is None:
+            raise Unauthorized("invalid token", code="invalid_token")
+        try:
+            claims = jwt.decode(
+                token,
+                public,
+                algorithms=[ALGORITHM],
+                audience=aud,
+                issuer=self.issuer,
+                # Expiry is checked below against the injected clock.
+                options={
+                    "require": ["exp", "iat", "sub", "jti", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError:
+            raise Unauthorized("invalid token", code="invalid_token") from None
+        now = self._clock.now()
+        if claims["exp"] <= now:
+            raise Unauthorized("token expired", code="token_expired")
+        if claims["iat"] > now + CLOCK_SKEW_SECONDS or claims.get("typ") != typ:
+            raise Unauthorized("invalid token", code="invalid_token")
+        if not isinstance(claims.get("tid"), str):
+            raise Unauthorized("invalid token", code="invalid_token")
+        return claims

@@ -1,0 +1,152 @@
+"""HTTP plumbing shared by every HTTP function: routing, JSON bodies, errors, bearer auth.
+
+Handlers return ``Reply``; every failure becomes ``{"error": {"code", "message"}}`` with the right
+status in one place, and a handler that raises has written nothing (writes happen in one
+transaction at the end of the service call).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from shared.logs import request_context, trace_fields
+
+log = logging.getLogger("coditect.web")
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[..., Reply]
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[A-Za-z0-9_-]{1,64})", pattern)
+    return re.compile(f"^{regex}$")
+
+
+class Router:
+    """Maps method + path to handlers; one instance per HTTP function."""
+
+    def __init__(self, function: str, project: str = "") -> None:
+        self.function = function
+        self.project = project
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._routes.append((method.upper(), _compile(pattern), handler))
+            return handler
+
+        return register
+
+    def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        allowed = []
+        for route_method, regex, handler in self._routes:
+            found = regex.match(path)
+            if found:
+                if route_method == method or (route_method == "GET" and method == "HEAD"):
+                    return handler, found.groupdict()
+                allowed.append(route_method)
+        if allowed:
+            raise ApiError(
+                "method not allowed",
+                code="method_not_allowed",
+                status=405,
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
+        raise ApiError(f"no route for {method} {path}", code="not_found", status=404)
+
+    def __call__(self, request: Any) -> Any:
+        from flask import Response
+
+        token = request_context.set(trace_fields(request.headers, self.project, self.function))
+        try:
+            handler, params = self._match(request.method, request.path)
+            reply = handler(request, **params)
+        except ApiError as error:
+            reply = Reply(error.status, error.body(), error.headers)
+            if error.status >= 500:
+                log.error("request failed", extra={"fields": {"code": error.code}})
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"path": request.path}})
+            reply = Reply(500, {"error": {"code": "internal", "message": "internal error"}})
+        finally:
+            request_context.reset(token)
+        headers = {"Cache-Control": "no-store", **reply.headers}
+        if reply.body is None:
+            return Response(status=reply.status, headers=headers)
+        return Response(
+            json.dumps(reply.body),
+            status=reply.status,
+            headers=headers,
+            mimetype="application/json",
+        )
+
+
+def read_json(request: Any, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -> M:
+    """The request body as ``model``: 413, 415, 400 and 422 in that order of checking."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"request body is over {max_bytes} bytes")
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body is over {max_bytes} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise Unprocessable("request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Unprocessable(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def bearer_token(request: Any) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "a bearer access token is required",
+            code="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="coditect"'},
+        )
+    return token.strip()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
