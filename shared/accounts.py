@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import passwords
 from shared.clock import Clock, isoformat
 from shared.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
-from shared.plans import CATALOG
+from shared.plans import effective_plan
 from shared.settings import Settings
 from shared.store import Database, Transaction, decode_counter
 from shared.store.keys import INDEXES, TENANTS, THROTTLE
@@ -188,7 +188,7 @@ class AccountService:
         )
         return token
 
-    def _start_family(
+    def start_session(
         self, tr: Transaction, user_id: str, tenant_id: str, now: float, method: str
     ) -> SessionTokens:
         family_id = new_id()
@@ -270,7 +270,7 @@ class AccountService:
                 "user.registered",
                 {"user_id": user_id, "requested_plan": body.plan},
             )
-            return user, self._start_family(tr, user_id, tenant_id, now, "password")
+            return user, self.start_session(tr, user_id, tenant_id, now, "password")
 
         return self.db.transact(create)
 
@@ -334,7 +334,7 @@ class AccountService:
             write_audit(
                 tr, tenant_id, now, "user.login", {"user_id": user_id, "method": "password"}
             )
-            return user, self._start_family(tr, user_id, tenant_id, now, "password")
+            return user, self.start_session(tr, user_id, tenant_id, now, "password")
 
         return self.db.transact(succeed)
 
@@ -436,7 +436,7 @@ class AccountService:
             return {"user": user, "license": license_record, "usage": usage}
 
         found = self.db.transact(read)
-        plan = CATALOG.get(found["license"]["plan"], CATALOG["free"])
+        plan = effective_plan(found["license"], self.clock.now())
         return {
             "user": public_user(found["user"]),
             "plan": plan.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 PlanName = Literal["free", "starter", "pro"]
 
@@ -43,3 +43,19 @@ def plan(name: str) -> Plan:
         return CATALOG[name]
     except KeyError:
         raise ValueError(f"unknown plan {name!r}") from None
+
+
+def effective_plan(license_record: dict[str, Any] | None, now: float) -> Plan:
+    """The plan whose limits apply now.
+
+    A license whose payment failed keeps its plan until ``grace_until`` (epoch seconds), then
+    the free plan's limits apply until billing recovers; a canceled license is free.
+    """
+    if not license_record:
+        return CATALOG["free"]
+    status = license_record.get("status", "active")
+    if status == "canceled":
+        return CATALOG["free"]
+    if status == "past_due" and now >= float(license_record.get("grace_until") or 0):
+        return CATALOG["free"]
+    return CATALOG.get(license_record.get("plan", "free"), CATALOG["free"])

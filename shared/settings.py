@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.secret_names import SIGNING_KEY
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -29,7 +31,7 @@ class Settings:
     # "local" (files under data_dir) or "gcp" (Secret Manager in gcp_project).
     secrets_backend: str = "local"
     gcp_project: str = ""
-    signing_key_secret: str = "jwt-signing-key"
+    signing_key_secret: str = SIGNING_KEY
     # "local" (in-process delivery) or "pubsub".
     events_backend: str = "local"
     access_token_seconds: int = 15 * 60
@@ -54,7 +56,7 @@ class Settings:
             api_audience=env.get("CODITECT_API_AUDIENCE", "coditect-api"),
             secrets_backend=env.get("CODITECT_SECRETS", "local"),
             gcp_project=env.get("GOOGLE_CLOUD_PROJECT", env.get("GCP_PROJECT", "")),
-            signing_key_secret=env.get("CODITECT_SIGNING_KEY_SECRET", "jwt-signing-key"),
+            signing_key_secret=env.get("CODITECT_SIGNING_KEY_SECRET", SIGNING_KEY),
             events_backend=env.get("CODITECT_EVENTS", "local"),
             access_token_seconds=_int(env, "CODITECT_ACCESS_TOKEN_SECONDS", 15 * 60),
             refresh_token_seconds=_int(env, "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),

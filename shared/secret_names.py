@@ -1,0 +1,18 @@
+"""Names of every secret the code reads through the secrets port (Secret Manager in production).
+
+Terraform declares each of these; a test checks that it does. Add a name here before reading it.
+"""
+
+SIGNING_KEY = "jwt-signing-key"
+STRIPE_API_KEY = "stripe-api-key"
+STRIPE_WEBHOOK_SECRET = "stripe-webhook-secret"
+GOOGLE_OAUTH_CLIENT_SECRET = "google-oauth-client-secret"
+GITHUB_OAUTH_CLIENT_SECRET = "github-oauth-client-secret"
+
+ALL = (
+    SIGNING_KEY,
+    STRIPE_API_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    GOOGLE_OAUTH_CLIENT_SECRET,
+    GITHUB_OAUTH_CLIENT_SECRET,
+)
