@@ -48,8 +48,9 @@ def events() -> Iterator[LocalEvents]:
 
 
 @pytest.fixture
-def services(settings: Settings, clock: ManualClock,
-             events: LocalEvents) -> Iterator[wiring.Services]:
+def services(
+    settings: Settings, clock: ManualClock, events: LocalEvents
+) -> Iterator[wiring.Services]:
     built = wiring.build(settings, clock=clock, events=events)
     wiring.install(built)
     yield built
@@ -66,8 +67,9 @@ def api(services: wiring.Services) -> Any:
     return Client(LocalStack(services.settings).build_app())
 
 
-def register(api: Any, email: str = "ada@example.com", password: str = "correct horse battery",
-             **extra: Any) -> dict[str, Any]:
+def register(
+    api: Any, email: str = "ada@example.com", password: str = "correct horse battery", **extra: Any
+) -> dict[str, Any]:
     """Sign a user up through the API; returns the 201 body (user and tokens)."""
     response = api.post("/api/auth/register", json={"email": email, "password": password, **extra})
     assert response.status_code == 201, response.get_data(as_text=True)

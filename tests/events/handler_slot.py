@@ -1,0 +1,5 @@
+"""Where a test puts the handler that the push target calls (one instance, however loaded)."""
+
+from typing import Any
+
+HANDLER: list[Any] = []
