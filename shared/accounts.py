@@ -444,3 +444,96 @@ class AccountService:
             "limits": plan.public()["limits"],
             "usage": {"period": usage_month(self.clock.now()), **found["usage"]},
         }
+
+
+# -- identities from other sign-in methods (Google, GitHub) --------------------------------------
+# The index ("identity", provider, subject) -> {user_id, tenant_id} is global and holds ids only;
+# the linked-identity record lives under the tenant and is written in the same transaction.
+def lookup_identity(tr: Transaction, provider: str, subject: str) -> dict[str, str] | None:
+    return _load(tr.get(INDEXES.key("identity", provider, subject)))
+
+
+def link_identity(
+    tr: Transaction,
+    tenant_id: str,
+    user_id: str,
+    now: float,
+    *,
+    provider: str,
+    subject: str,
+    email: str,
+) -> dict[str, Any]:
+    """Link ``provider``/``subject`` to the user, in the caller's transaction."""
+    record = {
+        "provider": provider,
+        "subject": subject,
+        "user_id": user_id,
+        "email": email,
+        "linked_at": isoformat(now),
+    }
+    tr.set(TENANTS[tenant_id].key("identity", user_id, provider, subject), _dump(record))
+    tr.set(
+        INDEXES.key("identity", provider, subject),
+        _dump({"user_id": user_id, "tenant_id": tenant_id}),
+    )
+    write_audit(
+        tr,
+        tenant_id,
+        now,
+        "identity.linked",
+        {"user_id": user_id, "provider": provider, "subject": subject},
+    )
+    return record
+
+
+def create_account_without_password(
+    tr: Transaction,
+    now: float,
+    *,
+    email: str,
+    first_name: str | None,
+    last_name: str | None,
+    method: str,
+) -> dict[str, Any]:
+    """A personal tenant, its user (no credential), the free license and the email index.
+
+    ``email`` must be normalized and verified by the caller; like ``register`` this refuses an
+    email that already has an account. Password login fails for such a user (no credential).
+    """
+    if lookup_email(tr, email) is not None:
+        raise Conflict("an account with this email already exists", code="email_taken")
+    user_id, tenant_id = new_id(), new_id()
+    tenant = TENANTS[tenant_id]
+    user = {
+        "user_id": user_id,
+        "tenant_id": tenant_id,
+        "email": email,
+        "first_name": first_name,
+        "last_name": last_name,
+        "created_at": isoformat(now),
+        "requested_plan": "free",
+    }
+    tr.set(
+        tenant.key(),
+        _dump(
+            {
+                "tenant_id": tenant_id,
+                "kind": "personal",
+                "owner_user_id": user_id,
+                "created_at": isoformat(now),
+            }
+        ),
+    )
+    tr.set(tenant.key("user", user_id), _dump(user))
+    tr.set(INDEXES.key("email", email), _dump({"user_id": user_id, "tenant_id": tenant_id}))
+    write_license(
+        tr, tenant_id, now, plan="free", status="active", action="created", reason="sign-up"
+    )
+    write_audit(
+        tr,
+        tenant_id,
+        now,
+        "user.registered",
+        {"user_id": user_id, "requested_plan": "free", "method": method},
+    )
+    return user

@@ -1,0 +1,68 @@
+"""Settings of the OAuth sign-in area, read once from the environment.
+
+Client ids and endpoints are configuration; client secrets come from the secrets port under
+``shared.secret_names`` (never from here). Endpoints are settings so tests and the local stack
+point them at stand-ins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+GOOGLE = "google"
+GITHUB = "github"
+PROVIDERS = (GOOGLE, GITHUB)
+
+# Google publishes everything else (authorize, token, JWKS, issuer) in its discovery document.
+GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
+GITHUB_AUTHORIZE_URL = "https://github.com/login/oauth/authorize"
+GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
+GITHUB_API_URL = "https://api.github.com"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    # Empty client id = provider not configured (its /start answers 404).
+    google_client_id: str = ""
+    google_discovery_url: str = GOOGLE_DISCOVERY_URL
+    github_client_id: str = ""
+    github_authorize_url: str = GITHUB_AUTHORIZE_URL
+    github_token_url: str = GITHUB_TOKEN_URL
+    github_api_url: str = GITHUB_API_URL
+    # Where the browser lands after the callback; empty = the public origin's root.
+    app_url: str = ""
+    # How long a sign-in may take between /start and /callback (the state cookie's life).
+    state_seconds: int = 600
+    # The one-time code the app exchanges for tokens (the issue fixes it at 60 s).
+    code_seconds: int = 60
+    # Accepted clock difference with the identity provider when checking id_token times.
+    leeway_seconds: int = 60
+    http_timeout_seconds: float = 10.0
+
+    def client_id(self, provider: str) -> str:
+        return {GOOGLE: self.google_client_id, GITHUB: self.github_client_id}.get(provider, "")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OAuthSettings:
+        env = os.environ if env is None else env
+        return cls(
+            google_client_id=env.get("CODITECT_GOOGLE_CLIENT_ID", ""),
+            google_discovery_url=env.get("CODITECT_GOOGLE_DISCOVERY_URL", GOOGLE_DISCOVERY_URL),
+            github_client_id=env.get("CODITECT_GITHUB_CLIENT_ID", ""),
+            github_authorize_url=env.get("CODITECT_GITHUB_AUTHORIZE_URL", GITHUB_AUTHORIZE_URL),
+            github_token_url=env.get("CODITECT_GITHUB_TOKEN_URL", GITHUB_TOKEN_URL),
+            github_api_url=env.get("CODITECT_GITHUB_API_URL", GITHUB_API_URL),
+            app_url=env.get("CODITECT_OAUTH_APP_URL", ""),
+            state_seconds=_int(env, "CODITECT_OAUTH_STATE_SECONDS", 600),
+            leeway_seconds=_int(env, "CODITECT_OAUTH_LEEWAY_SECONDS", 60),
+        )

@@ -1,0 +1,104 @@
+"""OAuth fixtures: a real OIDC server as Google, a pytest-httpserver GitHub, a configured service.
+
+The OIDC stand-in stamps tokens with the real time, so these tests' ManualClock starts at the real
+time; moving it forward is what expires id_tokens, state cookies and one-time codes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import oidc_provider_mock
+import pytest
+import requests
+
+from shared.clock import ManualClock
+from shared.oauth.config import OAuthSettings
+from shared.oauth.service import OAuthService
+from shared.secret_names import GITHUB_OAUTH_CLIENT_SECRET, GOOGLE_OAUTH_CLIENT_SECRET
+
+GOOGLE_CLIENT_ID = "coditect-test-google"
+GITHUB_CLIENT_ID = "coditect-test-github"
+GOOGLE_SECRET = "google-test-secret-value"
+GITHUB_SECRET = "github-test-secret-value"
+ID_TOKEN_SECONDS = 300  # the mock's id_token lifetime; state cookies live 600 s
+
+GOOGLE_USERS = [
+    oidc_provider_mock.User(
+        sub="g-new",
+        claims={"email": "New.Person@Example.com", "email_verified": True,
+                "given_name": "New", "family_name": "Person"},
+    ),
+    oidc_provider_mock.User(sub="g-ada",
+                            claims={"email": "ada@example.com", "email_verified": True}),
+    oidc_provider_mock.User(
+        sub="g-unverified", claims={"email": "mallory@example.com", "email_verified": False}
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def oidc_server() -> Iterator[str]:
+    with oidc_provider_mock.run_server_in_thread(
+        port=0,
+        user_claims=GOOGLE_USERS,
+        access_token_max_age=timedelta(seconds=ID_TOKEN_SECONDS),
+    ) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(time.time())
+
+
+@pytest.fixture
+def oauth_settings(oidc_server: str, httpserver: Any) -> OAuthSettings:
+    return OAuthSettings(
+        google_client_id=GOOGLE_CLIENT_ID,
+        google_discovery_url=f"{oidc_server}/.well-known/openid-configuration",
+        github_client_id=GITHUB_CLIENT_ID,
+        github_authorize_url=httpserver.url_for("/login/oauth/authorize"),
+        github_token_url=httpserver.url_for("/login/oauth/access_token"),
+        github_api_url=httpserver.url_for("/").rstrip("/"),
+    )
+
+
+@pytest.fixture
+def oauth(services: Any, oauth_settings: OAuthSettings) -> OAuthService:
+    """The service the oauth function will use, configured before the first request."""
+    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, GOOGLE_SECRET.encode())
+    services.secrets.add_version(GITHUB_OAUTH_CLIENT_SECRET, GITHUB_SECRET.encode())
+    return services.get_or_create("oauth", lambda: OAuthService.build(services, oauth_settings))
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def sign_in_at_google(authorize_url: str, sub: str) -> str:
+    """What a user's browser does at the provider: returns the redirect back to our callback."""
+    response = requests.post(authorize_url, data={"sub": sub}, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def deny_at_google(authorize_url: str) -> str:
+    response = requests.post(
+        authorize_url, data={"action": "deny"}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def dump_store(services: Any) -> list[tuple[bytes, bytes]]:
+    return services.db.transact(lambda tr: tr.get_range(b"", b"\xff"))
