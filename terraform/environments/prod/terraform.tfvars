@@ -1,0 +1,24 @@
+# Production. Replace the placeholders once per project (docs/deploy.md, step 1).
+project_id           = "coditect-prod"
+region               = "europe-west1"
+zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+domain               = "app.coditect.dev"
+source_bucket        = "coditect-prod-function-sources"
+alert_email          = "oncall@coditect.dev"
+billing_account      = "000000-000000-000000"
+monthly_budget_units = 5000
+min_instances_public = 1
+fdb_version          = "8.0.0"
+
+workspace_nodes = {
+  machine_type = "e2-standard-8"
+  min_count    = 2
+  max_count    = 50
+}
+
+function_env = {
+  oauth = {
+    CODITECT_GOOGLE_CLIENT_ID = "set-me.apps.googleusercontent.com"
+    CODITECT_GITHUB_CLIENT_ID = "set-me"
+  }
+}

@@ -1,0 +1,27 @@
+terraform {
+  required_version = ">= 1.9"
+
+  # State lives in the bucket the bootstrap step creates: terraform init -backend-config=bucket=...
+  backend "gcs" {
+    prefix = "coditect/prod"
+  }
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 7.25"
+    }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 7.25"
+    }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 2.38"
+    }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.0"
+    }
+  }
+}

@@ -1,0 +1,24 @@
+# Staging. Replace the placeholders once per project (docs/deploy.md, step 1).
+project_id           = "coditect-staging"
+region               = "europe-west1"
+zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+domain               = "staging.coditect.dev"
+source_bucket        = "coditect-staging-function-sources"
+alert_email          = "oncall@coditect.dev"
+billing_account      = "000000-000000-000000"
+monthly_budget_units = 1000
+min_instances_public = 0
+fdb_version          = "8.0.0"
+
+workspace_nodes = {
+  machine_type = "e2-standard-4"
+  min_count    = 1
+  max_count    = 6
+}
+
+function_env = {
+  oauth = {
+    CODITECT_GOOGLE_CLIENT_ID = "set-me.apps.googleusercontent.com"
+    CODITECT_GITHUB_CLIENT_ID = "set-me"
+  }
+}

@@ -1,0 +1,270 @@
+# The Kubernetes side: FoundationDB (operator + cluster + backups), the ingress that serves
+# *.ws.<domain> behind the load balancer, and the provisioner's RBAC.
+
+locals {
+  fdb_namespace = "fdb"
+  fdb_cluster   = "coditect"
+  system_pool   = { "coditect.dev/pool" = "system" }
+}
+
+resource "kubernetes_namespace_v1" "fdb" {
+  metadata {
+    name   = local.fdb_namespace
+    labels = { "app.kubernetes.io/part-of" = "coditect" }
+  }
+}
+
+resource "helm_release" "fdb_operator" {
+  name       = "fdb-operator"
+  namespace  = kubernetes_namespace_v1.fdb.metadata[0].name
+  repository = "https://foundationdb.github.io/fdb-kubernetes-operator/"
+  chart      = "fdb-operator"
+  version    = var.fdb_operator_chart_version
+  wait       = true
+
+  values = [yamlencode({
+    nodeSelector = local.system_pool
+  })]
+}
+
+# Backup agents write to GCS through its S3-compatible endpoint as this Kubernetes SA, which is
+# bound to the fdb-backup Google SA (Workload Identity). The HMAC credentials file lives in the
+# Kubernetes secret fdb-backup-credentials, created by the operator (docs/deploy.md).
+resource "kubernetes_service_account_v1" "fdb_backup" {
+  metadata {
+    name      = "fdb-backup"
+    namespace = kubernetes_namespace_v1.fdb.metadata[0].name
+    annotations = {
+      "iam.gke.io/gcp-service-account" = var.fdb_backup_service_account
+    }
+  }
+  automount_service_account_token = false
+}
+
+resource "google_service_account_iam_member" "fdb_backup_wi" {
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${var.fdb_backup_service_account}"
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${local.fdb_namespace}/fdb-backup]"
+}
+
+locals {
+  fdb_container_security = {
+    allowPrivilegeEscalation = false
+    readOnlyRootFilesystem   = true
+    capabilities             = { drop = ["ALL"] }
+  }
+
+  fdb_cluster_manifest = {
+    apiVersion = "apps.foundationdb.org/v1beta2"
+    kind       = "FoundationDBCluster"
+    metadata   = { name = local.fdb_cluster, namespace = local.fdb_namespace }
+    spec = {
+      version = var.fdb_version
+      databaseConfiguration = {
+        redundancy_mode = "double"
+        storage_engine  = "ssd-redwood-1"
+      }
+      processCounts = {
+        storage   = var.fdb_storage_processes
+        log       = 3
+        stateless = -1
+      }
+      faultDomain = { key = "kubernetes.io/hostname", valueFrom = "spec.nodeName" }
+      automationOptions = {
+        replacements = { enabled = true }
+      }
+      imageType = "unified"
+      processes = {
+        general = {
+          volumeClaimTemplate = {
+            spec = {
+              storageClassName = "premium-rwo"
+              resources        = { requests = { storage = "128Gi" } }
+            }
+          }
+          podTemplate = {
+            spec = {
+              nodeSelector = local.system_pool
+              containers = [
+                {
+                  name            = "foundationdb"
+                  resources       = { requests = { cpu = "1", memory = "4Gi" }, limits = { cpu = "2", memory = "8Gi" } }
+                  securityContext = local.fdb_container_security
+                },
+                {
+                  name            = "foundationdb-kubernetes-sidecar"
+                  resources       = { requests = { cpu = "100m", memory = "128Mi" }, limits = { cpu = "200m", memory = "256Mi" } }
+                  securityContext = local.fdb_container_security
+                },
+              ]
+            }
+          }
+        }
+      }
+    }
+  }
+
+  fdb_backup_manifest = {
+    apiVersion = "apps.foundationdb.org/v1beta2"
+    kind       = "FoundationDBBackup"
+    metadata   = { name = local.fdb_cluster, namespace = local.fdb_namespace }
+    spec = {
+      version               = var.fdb_version
+      clusterName           = local.fdb_cluster
+      snapshotPeriodSeconds = 3600
+      backupState           = "Running"
+      blobStoreConfiguration = {
+        accountName   = "storage.googleapis.com"
+        bucket        = var.fdb_backup_bucket
+        backupName    = local.fdb_cluster
+        urlParameters = ["secure_connection=1"]
+      }
+      podTemplateSpec = {
+        spec = {
+          serviceAccountName = kubernetes_service_account_v1.fdb_backup.metadata[0].name
+          nodeSelector       = local.system_pool
+          containers = [{
+            name            = "foundationdb"
+            env             = [{ name = "FDB_BLOB_CREDENTIALS", value = "/var/backup-credentials/credentials" }]
+            resources       = { requests = { cpu = "250m", memory = "256Mi" }, limits = { cpu = "500m", memory = "512Mi" } }
+            securityContext = local.fdb_container_security
+            volumeMounts    = [{ name = "backup-credentials", mountPath = "/var/backup-credentials", readOnly = true }]
+          }]
+          volumes = [{ name = "backup-credentials", secret = { secretName = "fdb-backup-credentials" } }]
+        }
+      }
+    }
+  }
+
+  # FoundationDB accepts clients from inside its namespace and from the functions' subnet only.
+  fdb_network_policy_manifest = {
+    apiVersion = "networking.k8s.io/v1"
+    kind       = "NetworkPolicy"
+    metadata   = { name = "fdb-clients", namespace = local.fdb_namespace }
+    spec = {
+      podSelector = { matchLabels = { "foundationdb.org/fdb-cluster-name" = local.fdb_cluster } }
+      policyTypes = ["Ingress"]
+      ingress = [{
+        from = [
+          { podSelector = {} },
+          { ipBlock = { cidr = var.functions_cidr } },
+        ]
+        ports = [{ protocol = "TCP", port = 4500, endPort = 4599 }]
+      }]
+    }
+  }
+}
+
+# Custom resources go through a raw chart: unlike kubernetes_manifest, it needs no CRD at plan
+# time, so one apply installs the operator and then the cluster.
+resource "helm_release" "fdb_cluster" {
+  name       = "fdb-cluster"
+  namespace  = kubernetes_namespace_v1.fdb.metadata[0].name
+  repository = "https://bedag.github.io/helm-charts/"
+  chart      = "raw"
+  version    = var.raw_chart_version
+
+  values = [yamlencode({
+    resources = [local.fdb_cluster_manifest, local.fdb_backup_manifest, local.fdb_network_policy_manifest]
+  })]
+
+  depends_on = [helm_release.fdb_operator]
+}
+
+# Workspace hosts: the load balancer sends *.ws.<domain> to ingress-nginx through a standalone
+# NEG (named, so modules/edge finds it); the provisioner creates one Ingress per workspace with
+# class "nginx", and its NetworkPolicy admits traffic from this namespace only. TLS ends at the
+# load balancer (one wildcard certificate), so the controller must not redirect HTTP to HTTPS.
+resource "kubernetes_namespace_v1" "ingress" {
+  metadata {
+    name   = "ingress-nginx"
+    labels = { "app.kubernetes.io/part-of" = "coditect" }
+  }
+}
+
+resource "helm_release" "workspace_ingress" {
+  name       = "ingress-nginx"
+  namespace  = kubernetes_namespace_v1.ingress.metadata[0].name
+  repository = "https://kubernetes.github.io/ingress-nginx"
+  chart      = "ingress-nginx"
+  version    = var.ingress_nginx_chart_version
+
+  values = [yamlencode({
+    controller = {
+      replicaCount = 2
+      nodeSelector = local.system_pool
+      ingressClassResource = {
+        name    = var.workspace_ingress_class
+        enabled = true
+        default = false
+      }
+      ingressClass = var.workspace_ingress_class
+      config = {
+        "ssl-redirect"               = "false"
+        "force-ssl-redirect"         = "false"
+        "use-forwarded-headers"      = "true"
+        "proxy-real-ip-cidr"         = "35.191.0.0/16,130.211.0.0/22"
+        "allow-snippet-annotations"  = "false"
+        "annotations-risk-level"     = "Critical"
+        "proxy-read-timeout"         = "3600"
+        "proxy-send-timeout"         = "3600"
+        "worker-shutdown-timeout"    = "240s"
+        "enable-real-ip"             = "true"
+        "hsts"                       = "true"
+        "server-tokens"              = "false"
+        "ssl-protocols"              = "TLSv1.2 TLSv1.3"
+        "use-gzip"                   = "false"
+        "compute-full-forwarded-for" = "true"
+      }
+      service = {
+        type = "ClusterIP"
+        annotations = {
+          "cloud.google.com/neg" = jsonencode({ exposed_ports = { "80" = { name = var.workspace_neg_name } } })
+        }
+      }
+      admissionWebhooks = { enabled = true }
+    }
+  })]
+}
+
+# The provisioner may manage exactly the kinds a workspace is made of (shared/provisioner/objects.py:
+# namespace, service account, quota, limits, network policy, activity secret, PVC, pod, service,
+# ingress) in any namespace, since it creates the per-user ones. No RBAC objects, no nodes, no
+# custom resources: it cannot grant itself more, nor touch FoundationDB's cluster definition.
+resource "kubernetes_cluster_role_v1" "provisioner" {
+  metadata {
+    name = "coditect-provisioner"
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "persistentvolumeclaims", "pods", "services", "serviceaccounts", "secrets", "resourcequotas", "limitranges"]
+    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["events", "pods/log"]
+    verbs      = ["get", "list", "watch"]
+  }
+  rule {
+    api_groups = ["networking.k8s.io"]
+    resources  = ["networkpolicies", "ingresses"]
+    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
+  }
+}
+
+# GKE maps a Google service account to the RBAC user named by its email.
+resource "kubernetes_cluster_role_binding_v1" "provisioner" {
+  metadata {
+    name = "coditect-provisioner"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.provisioner.metadata[0].name
+  }
+  subject {
+    kind      = "User"
+    name      = var.provisioner_service_account
+    api_group = "rbac.authorization.k8s.io"
+  }
+}

@@ -1,0 +1,271 @@
+# One origin: a global external Application Load Balancer. https://<domain>/... goes to the
+# functions through serverless NEGs (path rules mirror devstack's HTTP_FUNCTIONS); any host under
+# *.ws.<domain> goes to the in-cluster workspace ingress through its standalone NEGs. Certificates
+# are Google-managed (Certificate Manager; the wildcard needs DNS authorization).
+
+locals {
+  workspace_host = "*.ws.${var.domain}"
+}
+
+resource "google_compute_global_address" "edge" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-edge"
+}
+
+resource "google_compute_region_network_endpoint_group" "function" {
+  for_each              = var.http_functions
+  project               = var.project_id
+  name                  = "fn-${replace(each.key, "_", "-")}"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+  cloud_run {
+    service = each.value.service
+  }
+}
+
+resource "google_compute_security_policy" "edge" {
+  project     = var.project_id
+  name        = "coditect-${var.environment}-edge"
+  description = "Per-client throttling and known-exploit filtering in front of every backend"
+
+  rule {
+    action   = "deny(403)"
+    priority = 1000
+    match {
+      expr {
+        expression = "evaluatePreconfiguredWaf('cve-canary')"
+      }
+    }
+    description = "Log4j-style lookups (CVE-2021-44228 and relatives)"
+  }
+
+  rule {
+    action   = "throttle"
+    priority = 2000
+    match {
+      versioned_expr = "SRC_IPS_V1"
+      config {
+        src_ip_ranges = ["*"]
+      }
+    }
+    rate_limit_options {
+      conform_action = "allow"
+      exceed_action  = "deny(429)"
+      enforce_on_key = "IP"
+      rate_limit_threshold {
+        count        = 600
+        interval_sec = 60
+      }
+    }
+    description = "600 requests a minute per client address"
+  }
+
+  rule {
+    action   = "allow"
+    priority = 2147483647
+    match {
+      versioned_expr = "SRC_IPS_V1"
+      config {
+        src_ip_ranges = ["*"]
+      }
+    }
+    description = "default"
+  }
+}
+
+resource "google_compute_backend_service" "function" {
+  for_each              = var.http_functions
+  project               = var.project_id
+  name                  = "fn-${replace(each.key, "_", "-")}"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  security_policy       = google_compute_security_policy.edge.id
+
+  backend {
+    group = google_compute_region_network_endpoint_group.function[each.key].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
+data "google_compute_network_endpoint_group" "workspaces" {
+  for_each = toset(var.workspace_neg_zones)
+  project  = var.project_id
+  name     = var.workspace_neg_name
+  zone     = each.value
+}
+
+resource "google_compute_health_check" "workspaces" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-workspace-ingress"
+  http_health_check {
+    port_specification = "USE_SERVING_PORT"
+    request_path       = "/healthz"
+  }
+  log_config {
+    enable = true
+  }
+}
+
+resource "google_compute_backend_service" "workspaces" {
+  project               = var.project_id
+  name                  = "coditect-${var.environment}-workspaces"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTP"
+  # IDE WebSockets stay open for a working session.
+  timeout_sec     = 3600
+  health_checks   = [google_compute_health_check.workspaces.id]
+  security_policy = google_compute_security_policy.edge.id
+
+  dynamic "backend" {
+    for_each = data.google_compute_network_endpoint_group.workspaces
+    content {
+      group                 = backend.value.id
+      balancing_mode        = "RATE"
+      max_rate_per_endpoint = 1000
+    }
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
+resource "google_compute_url_map" "edge" {
+  project         = var.project_id
+  name            = "coditect-${var.environment}"
+  default_service = google_compute_backend_service.function[var.default_function].id
+
+  host_rule {
+    hosts        = [var.domain]
+    path_matcher = "api"
+  }
+
+  host_rule {
+    hosts        = [local.workspace_host]
+    path_matcher = "workspaces"
+  }
+
+  # The longest matching path wins, as in devstack's Dispatcher.
+  path_matcher {
+    name            = "api"
+    default_service = google_compute_backend_service.function[var.default_function].id
+    dynamic "path_rule" {
+      for_each = var.http_functions
+      content {
+        paths   = path_rule.value.paths
+        service = google_compute_backend_service.function[path_rule.key].id
+      }
+    }
+  }
+
+  path_matcher {
+    name            = "workspaces"
+    default_service = google_compute_backend_service.workspaces.id
+  }
+}
+
+resource "google_certificate_manager_dns_authorization" "workspaces" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-ws"
+  domain  = "ws.${var.domain}"
+}
+
+resource "google_certificate_manager_certificate" "origin" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-origin"
+  managed {
+    domains            = [var.domain]
+    dns_authorizations = [google_certificate_manager_dns_authorization.origin.id]
+  }
+}
+
+resource "google_certificate_manager_dns_authorization" "origin" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-origin"
+  domain  = var.domain
+}
+
+resource "google_certificate_manager_certificate" "workspaces" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-ws"
+  managed {
+    domains            = [local.workspace_host]
+    dns_authorizations = [google_certificate_manager_dns_authorization.workspaces.id]
+  }
+}
+
+resource "google_certificate_manager_certificate_map" "edge" {
+  project = var.project_id
+  name    = "coditect-${var.environment}"
+}
+
+resource "google_certificate_manager_certificate_map_entry" "origin" {
+  project      = var.project_id
+  name         = "origin"
+  map          = google_certificate_manager_certificate_map.edge.name
+  certificates = [google_certificate_manager_certificate.origin.id]
+  hostname     = var.domain
+}
+
+resource "google_certificate_manager_certificate_map_entry" "workspaces" {
+  project      = var.project_id
+  name         = "workspaces"
+  map          = google_certificate_manager_certificate_map.edge.name
+  certificates = [google_certificate_manager_certificate.workspaces.id]
+  hostname     = local.workspace_host
+}
+
+resource "google_compute_ssl_policy" "modern" {
+  project         = var.project_id
+  name            = "coditect-${var.environment}-modern"
+  profile         = "MODERN"
+  min_tls_version = "TLS_1_2"
+}
+
+resource "google_compute_target_https_proxy" "edge" {
+  project         = var.project_id
+  name            = "coditect-${var.environment}"
+  url_map         = google_compute_url_map.edge.id
+  certificate_map = "//certificatemanager.googleapis.com/${google_certificate_manager_certificate_map.edge.id}"
+  ssl_policy      = google_compute_ssl_policy.modern.id
+}
+
+resource "google_compute_global_forwarding_rule" "https" {
+  project               = var.project_id
+  name                  = "coditect-${var.environment}-https"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.edge.id
+  port_range            = "443"
+  target                = google_compute_target_https_proxy.edge.id
+}
+
+# Plain HTTP only redirects to HTTPS.
+resource "google_compute_url_map" "redirect" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-redirect"
+  default_url_redirect {
+    https_redirect         = true
+    strip_query            = false
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+  }
+}
+
+resource "google_compute_target_http_proxy" "redirect" {
+  project = var.project_id
+  name    = "coditect-${var.environment}-redirect"
+  url_map = google_compute_url_map.redirect.id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  project               = var.project_id
+  name                  = "coditect-${var.environment}-http"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.edge.id
+  port_range            = "80"
+  target                = google_compute_target_http_proxy.redirect.id
+}

@@ -1,0 +1,106 @@
+variable "project_id" {
+  type = string
+}
+
+variable "environment" {
+  description = "staging or prod: names, labels and sizes."
+  type        = string
+}
+
+variable "region" {
+  type    = string
+  default = "europe-west1"
+}
+
+variable "domain" {
+  description = "The one origin, e.g. app.coditect.dev; workspaces are served on *.ws.<domain>."
+  type        = string
+}
+
+variable "function_sources" {
+  description = "Function name => bundle object in the sources bucket (functions/bundle.py writes this map)."
+  type        = map(string)
+}
+
+variable "source_bucket" {
+  description = "Bucket holding the function bundles (created by the bootstrap step in docs/deploy.md)."
+  type        = string
+}
+
+variable "alert_email" {
+  type = string
+}
+
+variable "billing_account" {
+  description = "Billing account id for the budget alert."
+  type        = string
+}
+
+variable "monthly_budget_units" {
+  description = "Monthly budget in the billing account's currency."
+  type        = number
+}
+
+variable "min_instances_public" {
+  description = "Warm instances for the user-facing functions (0 in staging)."
+  type        = number
+  default     = 0
+}
+
+variable "network_cidrs" {
+  type = object({
+    nodes     = optional(string, "10.10.0.0/20")
+    pods      = optional(string, "10.20.0.0/14")
+    services  = optional(string, "10.24.0.0/20")
+    functions = optional(string, "10.10.16.0/24")
+    master    = optional(string, "172.16.0.0/28")
+  })
+  default = {}
+}
+
+variable "workspace_nodes" {
+  type = object({
+    machine_type = optional(string, "e2-standard-4")
+    min_count    = optional(number, 1)
+    max_count    = optional(number, 20)
+    disk_size_gb = optional(number, 100)
+  })
+  default = {}
+}
+
+variable "system_nodes" {
+  type = object({
+    machine_type = optional(string, "e2-standard-4")
+    count        = optional(number, 1)
+  })
+  default = {}
+}
+
+variable "function_env" {
+  description = "Extra per-function environment variables (OAuth client ids, Stripe price ids...)."
+  type        = map(map(string))
+  default     = {}
+}
+
+variable "idle_cleanup_schedule" {
+  type    = string
+  default = "*/5 * * * *"
+}
+
+variable "workspace_reconcile" {
+  description = "Delivery of workspace-reconcile to the provisioner."
+  type = object({
+    # Equal to PROVISIONER_MAX_ATTEMPTS, which the provisioner reads to know its last attempt.
+    max_delivery_attempts = optional(number, 5)
+    min_backoff           = optional(string, "10s")
+    max_backoff           = optional(string, "600s")
+    # Outlasts the provisioner's 540 s timeout, so a slow run is not redelivered meanwhile.
+    ack_deadline_seconds = optional(number, 600)
+  })
+  default = {}
+}
+
+variable "sidecar_image" {
+  description = "The workspace sidecar image, tagged by commit (cloudbuild.yaml pushes it)."
+  type        = string
+}

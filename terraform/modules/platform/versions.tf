@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.9"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 7.25"
+    }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 7.25"
+    }
+  }
+}
