@@ -1,0 +1,291 @@
+"""The sidecar application: one choke point for authentication in front of every proxied request.
+
+Routes (no auth): ``/healthz``, ``/readyz``, ``/__coditect/launch``. Everything else needs a valid
+session cookie or a workspace-scoped Bearer token for this workspace's owner: HTTP gets 401 JSON,
+a WebSocket upgrade gets 403 before any handshake, and nothing redirects (no loops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from .activity import ActivityReporter
+from .auth import Authenticator, AuthError, Principal
+from .config import Config
+from .logs import get_logger
+from .metrics import Metrics
+from .proxy import error_response, proxy_http, proxy_websocket
+from .wsplice import Splice
+
+log = get_logger("sidecar")
+
+_UNAUTHENTICATED = AuthError(
+    "unauthenticated",
+    "Open this workspace from the Coditect dashboard to sign in.",
+    "missing",
+)
+
+
+@dataclass
+class Sidecar:
+    """Everything the handlers share; stored on the app under ``SIDECAR``."""
+
+    config: Config
+    metrics: Metrics
+    upstream_base: str
+    upstream_timeout: aiohttp.ClientTimeout
+    authenticator: Authenticator
+    activity: ActivityReporter
+    splices: set[Splice] = field(default_factory=set)
+    _upstream_session: aiohttp.ClientSession | None = None
+    _platform_session: aiohttp.ClientSession | None = None
+
+    @property
+    def upstream_session(self) -> aiohttp.ClientSession:
+        assert self._upstream_session is not None, "app not started"
+        return self._upstream_session
+
+    def platform_session(self) -> aiohttp.ClientSession:
+        assert self._platform_session is not None, "app not started"
+        return self._platform_session
+
+    @property
+    def active_connections(self) -> int:
+        stats = self.metrics.stats
+        return stats.active_http + stats.active_ws
+
+    def set_session_cookie(self, resp: web.StreamResponse, value: str) -> None:
+        resp.set_cookie(
+            self.config.cookie_name,
+            value,
+            path="/",
+            max_age=self.config.session_ttl_seconds,
+            httponly=True,
+            secure=self.config.cookie_secure,
+            samesite="Lax",
+        )
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        error: AuthError | None = None
+        cookie = request.cookies.get(self.config.cookie_name)
+        if cookie:
+            try:
+                return self.authenticator.verify_session(cookie)
+            except AuthError as exc:
+                error = exc
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return await self.authenticator.verify_bearer(token.strip())
+        raise error or _UNAUTHENTICATED
+
+    def close_websockets(self) -> None:
+        for splice in list(self.splices):
+            splice.close_gracefully()
+
+
+SIDECAR = web.AppKey("sidecar", Sidecar)
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return False
+    tokens = request.headers.get("Connection", "").lower()
+    return "upgrade" in (t.strip() for t in tokens.split(","))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    cfg = request.app[SIDECAR].config
+    try:
+        async with asyncio.timeout(1.0):
+            _, writer = await asyncio.open_connection(cfg.upstream_host, cfg.upstream_port)
+        writer.close()
+    except (OSError, TimeoutError):
+        return error_response(503, "upstream_unavailable", "The workspace IDE is not reachable.")
+    return web.json_response({"status": "ready"})
+
+
+async def launch(request: web.Request) -> web.Response:
+    sidecar = request.app[SIDECAR]
+    token = request.query.get("token", "")
+    try:
+        if not token:
+            raise AuthError("missing_token", "The launch link has no token.", "missing")
+        principal = await sidecar.authenticator.verify_launch(token)
+    except AuthError as exc:
+        sidecar.metrics.auth_failures.labels(exc.reason).inc()
+        log.info("launch refused", extra={"reason": exc.reason})
+        return error_response(401, exc.code, exc.message, {"Cache-Control": "no-store"})
+    # 303 to "/": the token leaves the URL; no-referrer keeps it out of the next request too.
+    resp = web.Response(
+        status=303,
+        headers={"Location": "/", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+    sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    log.info("launch accepted", extra={"user_id": principal.sub})
+    return resp
+
+
+async def session(request: web.Request) -> web.Response:
+    """Session check and renewal for the IDE page; not activity, not proxied."""
+    sidecar = request.app[SIDECAR]
+    try:
+        principal = await sidecar.authenticate(request)
+    except AuthError as exc:
+        sidecar.metrics.auth_failures.labels(exc.reason).inc()
+        return error_response(401, exc.code, exc.message)
+    resp = web.json_response(
+        {"user_id": principal.sub, "workspace_id": sidecar.config.workspace_id}
+    )
+    if principal.renew_session:
+        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    return resp
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    sidecar = request.app[SIDECAR]
+    metrics = sidecar.metrics
+    websocket = _is_upgrade(request)
+    try:
+        principal = await sidecar.authenticate(request)
+    except AuthError as exc:
+        metrics.auth_failures.labels(exc.reason).inc()
+        log.info(
+            "request refused",
+            extra={"reason": exc.reason, "path": request.path, "websocket": websocket},
+        )
+        if websocket:
+            return error_response(403, exc.code, exc.message)
+        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+
+    if sidecar.active_connections >= sidecar.config.max_connections:
+        metrics.rejected.labels("max_connections").inc()
+        return error_response(
+            503,
+            "too_many_connections",
+            "Too many open connections to this workspace.",
+            {"Retry-After": "5"},
+        )
+    cookie = None
+    if principal.renew_session:
+        cookie = sidecar.authenticator.issue_session(principal)
+    stats = metrics.stats
+    if websocket:
+        # The handshake itself is not activity; data frames the user sends are.
+        stats.active_ws += 1
+        metrics.connections.labels("websocket").inc()
+        try:
+            return await proxy_websocket(request, sidecar, cookie)
+        finally:
+            stats.active_ws -= 1
+    sidecar.activity.touch()
+    stats.active_http += 1
+    metrics.connections.labels("http").inc()
+    try:
+        return await proxy_http(request, sidecar, cookie)
+    finally:
+        stats.active_http -= 1
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Access log without query strings: the launch URL carries a token."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = request.path
+        level = 10 if path in ("/healthz", "/readyz") else 20
+        self.logger.log(
+            level,
+            "request",
+            extra={
+                "method": request.method,
+                "path": path,
+                "status": response.status,
+                "duration_ms": round(time * 1000, 2),
+                "remote": request.remote,
+            },
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(10)
+
+
+def create_app(config: Config) -> web.Application:
+    metrics = Metrics()
+    app = web.Application(client_max_size=1024**2)
+    holder: dict[str, aiohttp.ClientSession] = {}
+
+    def platform_session() -> aiohttp.ClientSession:
+        return holder["platform"]
+
+    sidecar = Sidecar(
+        config=config,
+        metrics=metrics,
+        upstream_base=config.upstream_url,
+        upstream_timeout=aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=config.upstream_connect_timeout_seconds,
+            sock_read=config.upstream_read_timeout_seconds,
+        ),
+        authenticator=Authenticator(config, platform_session),
+        activity=ActivityReporter(
+            config.activity_url,
+            config.activity_token,
+            config.activity_interval_seconds,
+            config.activity_retry_base_seconds,
+            platform_session,
+            metrics,
+        ),
+    )
+    app[SIDECAR] = sidecar
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        # Upstream session: bytes pass untouched (no decompression, no cookie jar, no extra
+        # default headers), and the connection count is bounded by max_connections, not here.
+        sidecar._upstream_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+        sidecar._platform_session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        holder["platform"] = sidecar._platform_session
+        sidecar.activity.start()
+        yield
+        await sidecar.activity.stop()
+        with contextlib.suppress(Exception):
+            await sidecar._upstream_session.close()
+            await sidecar._platform_session.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/__coditect/launch", launch)
+    app.router.add_get("/__coditect/session", session)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    return app
+
+
+def runner_kwargs() -> dict[str, object]:
+    """AppRunner settings shared by the server and the tests."""
+    return {
+        "access_log_class": AccessLogger,
+        "handler_cancellation": False,
+        # Request bodies are forwarded as sent, compressed or not.
+        "auto_decompress": False,
+        "shutdown_timeout": 1.0,
+    }
+
+
+__all__ = ["SIDECAR", "Sidecar", "create_app", "runner_kwargs"]

@@ -1,0 +1,301 @@
+"""Forwarding to the upstream IDE: HTTP streamed with aiohttp, WebSocket spliced (see wsplice).
+
+Before forwarding we remove hop-by-hop headers (RFC 9110 7.6.1, plus any named in
+``Connection``), ``Authorization``, ``Expect`` (aiohttp already answered it) and our own session
+cookie; other cookies pass. ``X-Forwarded-For`` gets the peer appended, ``X-Forwarded-Proto`` and
+``X-Forwarded-Host`` are set to what this hop saw. ``Host`` is kept, so the IDE's origin checks see
+the browser's host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, cast
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from .logs import get_logger
+from .wsplice import Splice, UpstreamHandshakeError, open_upstream
+
+if TYPE_CHECKING:
+    from .app import Sidecar
+
+log = get_logger("sidecar.proxy")
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | {
+    "authorization",
+    "expect",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+def _connection_tokens(headers: CIMultiDict[str] | object) -> set[str]:
+    tokens: set[str] = set()
+    for value in headers.getall("Connection", ()):  # type: ignore[attr-defined]
+        tokens.update(t.strip().lower() for t in value.split(","))
+    return tokens
+
+
+def strip_cookie(value: str, name: str) -> str:
+    kept = [part.strip() for part in value.split(";")]
+    return "; ".join(p for p in kept if p and p.split("=", 1)[0].strip() != name)
+
+
+def forward_headers(request: web.Request, cookie_name: str) -> CIMultiDict[str]:
+    drop = _REQUEST_DROP | _connection_tokens(request.headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in request.headers.items():
+        lname = name.lower()
+        if lname in drop:
+            continue
+        if lname == "cookie":
+            value = strip_cookie(value, cookie_name)
+            if not value:
+                continue
+        out.add(name, value)
+    peer = request.remote or "unknown"
+    prior = request.headers.get("X-Forwarded-For")
+    out["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
+    out["X-Forwarded-Proto"] = request.scheme
+    out["X-Forwarded-Host"] = request.host
+    return out
+
+
+def response_headers(upstream_headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
+    drop = HOP_BY_HOP | _connection_tokens(upstream_headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream_headers.items():  # type: ignore[attr-defined]
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class _LimitedBody:
+    """A chunked request body, streamed, refused once it passes ``limit``."""
+
+    def __init__(self, content: aiohttp.StreamReader, limit: int, sidecar: Sidecar) -> None:
+        self._content = content
+        self._limit = limit
+        self._counters = sidecar.metrics.stats.bytes
+        # aiohttp wraps errors raised by a body iterator; this flag survives the wrapping.
+        self.exceeded = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._content.iter_any():
+            total += len(chunk)
+            if total > self._limit:
+                self.exceeded = True
+                raise BodyTooLargeError
+            self._counters["http", "client_to_upstream"] += len(chunk)
+            yield chunk
+
+
+async def proxy_http(
+    request: web.Request, sidecar: Sidecar, cookie: str | None
+) -> web.StreamResponse:
+    cfg = sidecar.config
+    metrics = sidecar.metrics
+    length = request.content_length
+    if length is not None and length > cfg.max_request_body_bytes:
+        return error_response(413, "body_too_large", "The request body is too large.")
+    raw_path = request.raw_path
+    if not raw_path.startswith("/"):
+        return error_response(400, "bad_request", "Only origin-form request targets are proxied.")
+    url = URL(sidecar.upstream_base + raw_path, encoded=True)
+    data: object = None
+    limited: _LimitedBody | None = None
+    if request.body_exists:
+        if length is not None:
+            data = request.content  # aiohttp streams it; the length is known
+            metrics.stats.bytes["http", "client_to_upstream"] += length
+        else:
+            limited = _LimitedBody(request.content, cfg.max_request_body_bytes, sidecar)
+            data = limited.__aiter__()
+    try:
+        upstream = await sidecar.upstream_session.request(
+            request.method,
+            url,
+            headers=forward_headers(request, cfg.cookie_name),
+            data=data,
+            allow_redirects=False,
+            timeout=sidecar.upstream_timeout,
+        )
+    except (BodyTooLargeError, aiohttp.ClientError, TimeoutError) as exc:
+        if limited is not None and limited.exceeded:
+            return error_response(413, "body_too_large", "The request body is too large.")
+        return _upstream_failure(request, sidecar, exc)
+
+    async with upstream:
+        resp = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        resp.headers.extend(response_headers(upstream.headers))
+        if cookie is not None:
+            sidecar.set_session_cookie(resp, cookie)
+        await resp.prepare(request)
+        counters = metrics.stats.bytes
+        try:
+            async for chunk in upstream.content.iter_any():
+                counters["http", "upstream_to_client"] += len(chunk)
+                await resp.write(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are gone already: cut the connection so the client sees a broken body
+            # instead of a clean end.
+            metrics.upstream_errors.labels("body").inc()
+            log.warning(
+                "upstream body failed", extra={"error": type(exc).__name__, "path": request.path}
+            )
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        await resp.write_eof()
+        return resp
+
+
+def _upstream_failure(request: web.Request, sidecar: Sidecar, exc: BaseException) -> web.Response:
+    metrics = sidecar.metrics
+    if isinstance(exc, (aiohttp.ServerTimeoutError, TimeoutError)):
+        metrics.upstream_errors.labels("timeout").inc()
+        log.warning("upstream timed out", extra={"method": request.method, "path": request.path})
+        return error_response(504, "upstream_timeout", "The workspace IDE did not answer in time.")
+    if isinstance(
+        exc, (aiohttp.ClientConnectorError, aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
+    ):
+        metrics.upstream_errors.labels("connect").inc()
+        log.warning("upstream unavailable", extra={"path": request.path})
+        return _upstream_down()
+    metrics.upstream_errors.labels("protocol").inc()
+    log.warning("upstream error", extra={"error": type(exc).__name__, "path": request.path})
+    return error_response(502, "upstream_error", "The workspace IDE sent an invalid response.")
+
+
+def _upstream_down() -> web.Response:
+    return error_response(
+        502,
+        "upstream_unavailable",
+        "The workspace IDE is not reachable; it may still be starting. Try again shortly.",
+    )
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise UpstreamHandshakeError("malformed status line")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise UpstreamHandshakeError("malformed header line")
+        headers.append((name.strip(), value.strip()))
+    return int(parts[1]), headers
+
+
+async def proxy_websocket(
+    request: web.Request, sidecar: Sidecar, cookie: str | None
+) -> web.StreamResponse:
+    cfg = sidecar.config
+    metrics = sidecar.metrics
+    headers = forward_headers(request, cfg.cookie_name)
+    # No permessage-deflate: it costs memory on both ends and would hide frames from the scan.
+    headers.popall("Sec-WebSocket-Extensions", None)
+    headers["Connection"] = "Upgrade"
+    headers["Upgrade"] = "websocket"
+    lines = [f"{request.method} {request.raw_path} HTTP/1.1"]
+    lines.extend(f"{k}: {v}" for k, v in headers.items())
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+
+    splice = Splice(metrics.stats, sidecar.activity.touch, cfg.max_ws_message_bytes)
+    try:
+        await open_upstream(
+            cfg.upstream_host, cfg.upstream_port, head, splice, cfg.upstream_connect_timeout_seconds
+        )
+        async with asyncio.timeout(cfg.upstream_read_timeout_seconds):
+            response_head = await splice.handshake
+        status, upstream_headers = _parse_head(response_head)
+    except TimeoutError:
+        splice.abort()
+        metrics.upstream_errors.labels("timeout").inc()
+        return error_response(504, "upstream_timeout", "The workspace IDE did not answer in time.")
+    except OSError:
+        splice.abort()
+        metrics.upstream_errors.labels("connect").inc()
+        return _upstream_down()
+    except UpstreamHandshakeError as exc:
+        splice.abort()
+        metrics.upstream_errors.labels("handshake").inc()
+        log.warning("upstream handshake failed", extra={"error": str(exc)})
+        return error_response(502, "upstream_error", "The workspace IDE refused the WebSocket.")
+    if status != 101:
+        splice.abort()
+        metrics.upstream_errors.labels("handshake").inc()
+        return error_response(
+            status if 400 <= status < 500 else 502,
+            "upstream_refused_upgrade",
+            f"The workspace IDE answered the WebSocket upgrade with HTTP {status}.",
+        )
+
+    resp = web.StreamResponse(status=101, reason="Switching Protocols")
+    drop = HOP_BY_HOP | {"sec-websocket-extensions", "content-length"}
+    for name, value in upstream_headers:
+        if name.lower() not in drop:
+            resp.headers.add(name, value)
+    resp.headers["Upgrade"] = "websocket"
+    resp.headers["Connection"] = "Upgrade"
+    if cookie is not None:
+        sidecar.set_session_cookie(resp, cookie)
+    writer = await resp.prepare(request)
+    assert writer is not None
+    await writer.drain()
+
+    transport = request.transport
+    protocol = request.protocol
+    if transport is None or transport.is_closing():
+        splice.abort()
+        return resp
+    # Bytes aiohttp read after the upgrade request belong to the WebSocket stream.
+    tail: bytes = getattr(protocol, "_message_tail", b"")
+    if tail:
+        protocol._message_tail = b""  # type: ignore[attr-defined]
+    splice.start(cast(asyncio.Transport, transport), protocol)
+    splice.feed_client_tail(tail)
+
+    sidecar.splices.add(splice)
+    try:
+        await splice.done
+    finally:
+        sidecar.splices.discard(splice)
+    return resp
