@@ -142,11 +142,16 @@ def write_license(
     return license_record
 
 
-def public_user(user: dict[str, Any]) -> dict[str, Any]:
-    return {
+def public_user(user: dict[str, Any], identities: list[str] | None = None) -> dict[str, Any]:
+    """The user as the API shows it; ``identities`` (linked providers) only where it was read."""
+    shown = {
         k: user.get(k)
         for k in ("user_id", "tenant_id", "email", "first_name", "last_name", "created_at")
     }
+    shown["email_verified"] = email_is_verified(user)
+    if identities is not None:
+        shown["identities"] = identities
+    return shown
 
 
 @dataclass
@@ -241,6 +246,7 @@ class AccountService:
                 "last_name": body.last_name,
                 "created_at": isoformat(now),
                 "requested_plan": body.plan,
+                "email_verified": False,  # nothing proves the address yet (see docs/oauth.md)
             }
             tr.set(
                 tenant.key(),
@@ -323,7 +329,10 @@ class AccountService:
             now = self.clock.now()
             tenant_id, user_id = ids["tenant_id"], ids["user_id"]
             user = get_user(tr, tenant_id, user_id)
-            if user is None:
+            cred = _load(tr.get(TENANTS[tenant_id].key("credential", user_id)))
+            # The hash was checked outside this transaction: it must still be the account's own
+            # (a password removed or changed meanwhile must not yield a session).
+            if user is None or cred is None or cred["password_hash"] != stored_hash:
                 raise invalid
             tr.clear(throttle_key)
             if rehash:
@@ -433,12 +442,13 @@ class AccountService:
                 TENANTS[tenant_id].unpack(k)[-1]: decode_counter(v)
                 for k, v in tr.get_range(begin, end, snapshot=True)
             }
-            return {"user": user, "license": license_record, "usage": usage}
+            identities = linked_providers(tr, tenant_id, user_id)
+            return {"user": user, "license": license_record, "usage": usage, "ids": identities}
 
         found = self.db.transact(read)
         plan = effective_plan(found["license"], self.clock.now())
         return {
-            "user": public_user(found["user"]),
+            "user": public_user(found["user"], found["ids"]),
             "plan": plan.name,
             "license": {k: found["license"].get(k) for k in ("plan", "status", "updated_at")},
             "limits": plan.public()["limits"],
@@ -512,6 +522,7 @@ def create_account_without_password(
         "last_name": last_name,
         "created_at": isoformat(now),
         "requested_plan": "free",
+        "email_verified": True,  # the caller's provider vouched for it
     }
     tr.set(
         tenant.key(),
@@ -537,3 +548,55 @@ def create_account_without_password(
         {"user_id": user_id, "requested_plan": "free", "method": method},
     )
     return user
+
+
+# -- email ownership -----------------------------------------------------------------------------
+def email_is_verified(user: dict[str, Any]) -> bool:
+    """Records from before the flag existed count as unverified: only ``True`` proves anything."""
+    return user.get("email_verified") is True
+
+
+def linked_providers(tr: Transaction, tenant_id: str, user_id: str) -> list[str]:
+    """The providers linked to the user, sorted (snapshot: a display value, not a decision)."""
+    tenant = TENANTS[tenant_id]
+    rows = tr.get_range(*tenant.range("identity", user_id), snapshot=True)
+    return sorted({tenant.unpack(key)[2] for key, _ in rows})
+
+
+def verify_email_by_oauth(
+    tr: Transaction, tenant_id: str, user: dict[str, Any], now: float, *, provider: str
+) -> dict[str, Any]:
+    """A provider vouched for the unverified email of ``user``: take the account back for them.
+
+    Whoever set the password never proved they own the address (it may be someone who signed
+    up with another person's email before they did), so, in the caller's transaction: the email
+    becomes verified, the password credential is removed and every refresh-token family of the
+    user is revoked. Returns the audit fields written.
+    """
+    user_id = user["user_id"]
+    tenant = TENANTS[tenant_id]
+    at = isoformat(now)
+    tr.set(
+        tenant.key("user", user_id),
+        _dump({**user, "email_verified": True, "email_verified_at": at}),
+    )
+    credential_key = tenant.key("credential", user_id)
+    password_removed = tr.get(credential_key) is not None
+    tr.clear(credential_key)
+    revoked = 0
+    # Not a snapshot read: a session started concurrently conflicts and is seen on the retry.
+    for key, raw in tr.get_range(*tenant.range("refresh_family")):
+        family = json.loads(raw)
+        if family.get("user_id") != user_id or family.get("revoked"):
+            continue  # already revoked ones keep their original reason
+        family.update(revoked=True, revoked_reason="email_verified_by_oauth", revoked_at=at)
+        tr.set(key, _dump(family))
+        revoked += 1
+    fields = {
+        "user_id": user_id,
+        "provider": provider,
+        "password_removed": password_removed,
+        "sessions_revoked": revoked,
+    }
+    write_audit(tr, tenant_id, now, "user.email_verified", fields)
+    return fields

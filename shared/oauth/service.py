@@ -3,7 +3,8 @@
 ``start`` sets the signed state cookie and sends the browser to the provider. ``callback``
 checks the provider's answer against the cookie (state; the provider checks PKCE; Google's
 id_token carries the nonce), asks the provider who the person is, and in ONE transaction signs
-them in, links the identity to the account with the same verified email, or creates an account;
+them in, links the identity to the account with the same verified email (taking an account
+whose email was never verified back from whoever set its password), or creates an account;
 marks the state used; and stores a one-time code (60 s, single use, only its hash is stored).
 The browser then goes to the app with that code, never with tokens; the app exchanges it at
 ``POST /api/auth/oauth/exchange``. Every refusal happens before that transaction: nothing is
@@ -257,6 +258,16 @@ class OAuthService:
             found = accounts.lookup_email(tr, email)
             if found is not None:
                 result = "linked"
+                user = accounts.get_user(tr, found["tenant_id"], found["user_id"])
+                if user is None:
+                    return "account_missing", "the account with this email no longer exists"
+                if not accounts.email_is_verified(user):
+                    # Password sign-up proves nothing about the email: whoever set that password
+                    # may have registered someone else's address first. The provider has proved
+                    # ownership, so the account becomes theirs alone (password and sessions go).
+                    accounts.verify_email_by_oauth(
+                        tr, found["tenant_id"], user, now, provider=identity.provider
+                    )
             else:
                 result = "signed_up"
                 user = accounts.create_account_without_password(

@@ -347,3 +347,21 @@ def test_logs_carry_no_password_or_token(api, capsys):
     text = out.out + out.err
     assert PASSWORD not in text and body["access_token"] not in text
     assert body["refresh_token"] not in text
+
+
+def test_login_fails_if_the_password_changes_between_check_and_session(api, services, monkeypatch):
+    """The credential is re-read in the session's transaction (no check-then-use race)."""
+    from shared import passwords
+
+    body = register(api, email="race@example.com")
+    tid, uid = body["user"]["tenant_id"], body["user"]["user_id"]
+    real_verify = passwords.verify_password
+
+    def verify_then_lose_password(stored_hash, password):
+        ok = real_verify(stored_hash, password)
+        services.db.transact(lambda tr: tr.clear(TENANTS[tid].key("credential", uid)))
+        return ok
+
+    monkeypatch.setattr(passwords, "verify_password", verify_then_lose_password)
+    response = api.post("/api/auth/login", json={"email": "race@example.com", "password": PASSWORD})
+    assert error_of(response) == (401, "invalid_credentials")

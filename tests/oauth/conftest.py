@@ -38,6 +38,8 @@ GOOGLE_USERS = [
     oidc_provider_mock.User(
         sub="g-unverified", claims={"email": "mallory@example.com", "email_verified": False}
     ),
+    oidc_provider_mock.User(sub="g-victim",
+                            claims={"email": "victim@example.com", "email_verified": True}),
 ]  # fmt: skip
 
 

@@ -120,9 +120,7 @@ def github_sign_in(api: Any, github: FakeGitHub) -> dict[str, Any]:
     return response.get_json()
 
 
-def test_password_user_links_github_by_verified_email_then_signs_in_either_way(
-    api, github, services
-):
+def test_password_user_links_github_by_verified_email_and_keeps_the_account(api, github, services):
     registered = register(api, "ada@example.com", "correct horse battery")
     body = github_sign_in(api, github)
     assert body["sign_in"] == {"provider": "github", "result": "linked"}
@@ -137,13 +135,13 @@ def test_password_user_links_github_by_verified_email_then_signs_in_either_way(
     assert (
         services.db.transact(lambda tr: tr.get(INDEXES.key("identity", "github", "ada-gh"))) is None
     )
-    # either way in: password ...
+    # the password was set without proof of the email, so it went with the link ...
     login = api.post(
         "/api/auth/login", json={"email": "ada@example.com", "password": "correct horse battery"}
     )
-    assert login.status_code == 200
-    assert login.get_json()["user"]["user_id"] == registered["user"]["user_id"]
-    # ... or GitHub, even after the login was renamed
+    assert login.status_code == 401
+    assert login.get_json()["error"]["code"] == "invalid_credentials"
+    # ... and GitHub is the way in, even after the login was renamed
     github.user = {**github.user, "login": "ada-renamed"}
     again = github_sign_in(api, github)
     assert again["sign_in"]["result"] == "signed_in"

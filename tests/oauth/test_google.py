@@ -111,7 +111,9 @@ def test_new_user_signs_up_with_google_on_the_free_plan(api, oauth, services):
     assert refreshed.status_code == 200
 
 
-def test_existing_password_user_links_google_and_signs_in_both_ways(api, oauth):
+def test_existing_password_user_links_google_and_the_unproven_password_goes(api, oauth):
+    # Password sign-up never proved the email, so linking hands the account to the person Google
+    # vouches for: the password is removed (tests/oauth/test_account_takeover.py has the rest).
     registered = register(api, "ada@example.com", "correct horse battery")
     body = google_sign_in(api, "g-ada")
     assert body["sign_in"]["result"] == "linked"
@@ -119,9 +121,11 @@ def test_existing_password_user_links_google_and_signs_in_both_ways(api, oauth):
     login = api.post(
         "/api/auth/login", json={"email": "ada@example.com", "password": "correct horse battery"}
     )
-    assert login.status_code == 200
-    assert login.get_json()["user"]["user_id"] == registered["user"]["user_id"]
-    assert google_sign_in(api, "g-ada")["sign_in"]["result"] == "signed_in"
+    assert login.status_code == 401
+    assert login.get_json()["error"]["code"] == "invalid_credentials"
+    again = google_sign_in(api, "g-ada")
+    assert again["sign_in"]["result"] == "signed_in"
+    assert again["user"]["user_id"] == registered["user"]["user_id"]
 
 
 def test_one_time_code_is_single_use(api, oauth, services):
