@@ -1,0 +1,224 @@
+"""Workspace records, their keys and indexes, and the transactional operations on them.
+
+Layout (tenancy and owner in every key; global indexes hold ids only):
+
+- ``t/<tid>/workspace/<uid>/<wid>``          the record: desired state, status, timestamps
+- ``t/<tid>/workspace_name/<uid>/<name>``    name -> wid, for per-user uniqueness
+- ``t/<tid>/workspace_progress/<uid>/<wid>`` progress list shown by GET (written by the provisioner)
+- ``t/<tid>/workspace_secret/<uid>/<wid>``   the activity credential's plaintext (provisioner only)
+- ``t/<tid>/workspace_lease/<uid>/<wid>``    which provisioner invocation is converging it
+- ``idx/workspace/<wid>``                    -> {tenant_id, user_id} (heartbeats carry only wid)
+- ``idx/ws_active/<last_active>/<tid>/<uid>/<wid>``  running workspaces by last activity
+- ``idx/ws_started/<started>/<tid>/<uid>/<wid>``     running workspaces by start (maximum age)
+- ``idx/ws_stopped/<stopped_at>/<tid>/<uid>/<wid>``  stopped workspaces by stop time (retention)
+
+Every function takes the caller's transaction, so they compose; index entries are derived from
+the record alone (:func:`index_keys`), and :func:`save` rewrites them in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.accounts import add_usage
+from shared.clock import isoformat
+from shared.store import Transaction
+from shared.store.keys import INDEXES, TENANTS
+
+DESIRED = ("running", "stopped", "deleted")
+STATUSES = (
+    "pending",
+    "provisioning",
+    "ready",
+    "stopping",
+    "stopped",
+    "starting",
+    "deleting",
+    "deleted",
+    "failed",
+)
+# Statuses that end a reconcile: a duplicate message for a converged generation is dropped.
+SETTLED = ("ready", "stopped", "deleted", "failed")
+PROGRESS_LIMIT = 60
+MESSAGE_LIMIT = 500
+
+
+def dump(record: Any) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def load(raw: bytes | None) -> Any:
+    return json.loads(raw) if raw is not None else None
+
+
+# -- keys ----------------------------------------------------------------------------------------
+def record_key(tid: str, uid: str, wid: str) -> bytes:
+    return TENANTS[tid].key("workspace", uid, wid)
+
+
+def user_range(tid: str, uid: str) -> tuple[bytes, bytes]:
+    return TENANTS[tid].range("workspace", uid)
+
+
+def name_key(tid: str, uid: str, name: str) -> bytes:
+    return TENANTS[tid].key("workspace_name", uid, name.casefold())
+
+
+def progress_key(tid: str, uid: str, wid: str) -> bytes:
+    return TENANTS[tid].key("workspace_progress", uid, wid)
+
+
+def secret_key(tid: str, uid: str, wid: str) -> bytes:
+    return TENANTS[tid].key("workspace_secret", uid, wid)
+
+
+def lease_key(tid: str, uid: str, wid: str) -> bytes:
+    return TENANTS[tid].key("workspace_lease", uid, wid)
+
+
+def owner_key(wid: str) -> bytes:
+    return INDEXES.key("workspace", wid)
+
+
+def index_keys(ws: dict[str, Any] | None) -> list[bytes]:
+    """The global index entries a record should have, derived from the record alone."""
+    if ws is None:
+        return []
+    ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+    if ws["desired"] == "running":
+        started = ws.get("start_requested_at") or ws["created_at"]
+        active = max(ws.get("last_active") or 0, started)
+        return [
+            INDEXES.key("ws_active", int(active), *ids),
+            INDEXES.key("ws_started", int(started), *ids),
+        ]
+    if ws["desired"] == "stopped" and ws.get("stopped_at"):
+        return [INDEXES.key("ws_stopped", int(ws["stopped_at"]), *ids)]
+    return []
+
+
+# -- reads ---------------------------------------------------------------------------------------
+def get(tr: Transaction, tid: str, uid: str, wid: str, *, snapshot: bool = False) -> Any:
+    return load(tr.get(record_key(tid, uid, wid), snapshot=snapshot))
+
+
+def owner(tr: Transaction, wid: str) -> dict[str, str] | None:
+    return load(tr.get(owner_key(wid)))
+
+
+def list_for_user(tr: Transaction, tid: str, uid: str) -> list[dict[str, Any]]:
+    begin, end = user_range(tid, uid)
+    return [load(v) for _, v in tr.get_range(begin, end)]
+
+
+def counts_as_running(ws: dict[str, Any]) -> bool:
+    # A failed start holds no compute, so it does not take one of the plan's running slots.
+    return ws["desired"] == "running" and ws["status"] != "failed"
+
+
+def holds_storage(ws: dict[str, Any]) -> bool:
+    return ws["desired"] != "deleted"
+
+
+def get_progress(tr: Transaction, tid: str, uid: str, wid: str) -> list[dict[str, str]]:
+    return load(tr.get(progress_key(tid, uid, wid), snapshot=True)) or []
+
+
+# -- writes --------------------------------------------------------------------------------------
+def save(tr: Transaction, ws: dict[str, Any], old: dict[str, Any] | None, now: float) -> None:
+    """Write the record and move its index entries, in the caller's transaction."""
+    ws["updated_at"] = now
+    old_keys, new_keys = set(index_keys(old)), set(index_keys(ws))
+    for key in old_keys - new_keys:
+        tr.clear(key)
+    for key in new_keys - old_keys:
+        tr.set(key, b"")
+    tr.set(record_key(ws["tenant_id"], ws["user_id"], ws["workspace_id"]), dump(ws))
+
+
+def add_progress(
+    tr: Transaction,
+    ws: dict[str, Any],
+    now: float,
+    messages: list[str],
+    *,
+    reset: bool = False,
+) -> None:
+    key = progress_key(ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+    items = [] if reset else load(tr.get(key, snapshot=True)) or []
+    items.extend({"at": isoformat(now), "message": m[:MESSAGE_LIMIT]} for m in messages)
+    tr.set(key, dump(items[-PROGRESS_LIMIT:]))
+
+
+def end_running(tr: Transaction, ws: dict[str, Any], now: float) -> None:
+    """Add the time since the workspace became ready to the owner's usage, once."""
+    since = ws.get("running_since")
+    if since is not None:
+        seconds = max(0, int(now - since))
+        if seconds:
+            add_usage(tr, ws["tenant_id"], ws["user_id"], now, "workspace_seconds", seconds)
+    ws["running_since"] = None
+
+
+IN_PROGRESS = {"running": "starting", "stopped": "stopping", "deleted": "deleting"}
+
+
+def set_desired(
+    tr: Transaction,
+    ws: dict[str, Any],
+    desired: str,
+    now: float,
+    *,
+    reason: str,
+) -> dict[str, Any]:
+    """Change the desired state (bumping the generation the provisioner converges to)."""
+    if desired not in DESIRED:
+        raise ValueError(f"unknown desired state {desired!r}")
+    old = dict(ws)
+    new = dict(ws)
+    if desired != "running":
+        end_running(tr, new, now)
+    new["desired"] = desired
+    new["generation"] = ws["generation"] + 1
+    new["status"] = IN_PROGRESS[desired]
+    new["reason"] = None
+    if desired == "running":
+        new["start_requested_at"] = now
+        new["stopped_at"] = None
+        new["last_active"] = None
+    elif desired == "stopped":
+        new["stopped_at"] = now
+        new["url"] = None
+    else:
+        new["url"] = None
+        tr.clear(name_key(ws["tenant_id"], ws["user_id"], ws["name"]))
+    save(tr, new, old, now)
+    add_progress(tr, new, now, [f"{desired_verb(desired)} requested ({reason})"], reset=True)
+    return new
+
+
+def desired_verb(desired: str) -> str:
+    return {"running": "start", "stopped": "stop", "deleted": "delete"}[desired]
+
+
+def public(
+    ws: dict[str, Any], progress: list[dict[str, str]], retention_seconds: int
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "workspace_id": ws["workspace_id"],
+        "name": ws["name"],
+        "status": ws["status"],
+        "desired_state": ws["desired"],
+        "url": ws.get("url") if ws["status"] == "ready" else None,
+        "created_at": isoformat(ws["created_at"]),
+        "last_active": isoformat(ws["last_active"]) if ws.get("last_active") else None,
+        "disk_gb": ws["disk_gb"],
+        "progress": progress,
+    }
+    if ws.get("reason"):
+        body["reason"] = ws["reason"]
+    if ws["desired"] == "stopped" and ws.get("stopped_at"):
+        # Principle 2: storage of a stopped workspace goes only after a period the user is told.
+        body["delete_after"] = isoformat(ws["stopped_at"] + retention_seconds)
+    return body

@@ -1,0 +1,234 @@
+"""Manifests are pure functions of plain values: compared to expected dicts, no cluster."""
+
+from __future__ import annotations
+
+import base64
+
+import kubernetes_validate
+import pytest
+
+from shared.provisioner import objects as o
+from shared.provisioner.slugs import is_dns_label, label_value, safe_slug, user_namespace
+from shared.workspaces.config import WorkspaceSettings
+
+UID, TID, WID = "a" * 32, "b" * 32, "c" * 32
+SETTINGS = WorkspaceSettings(domain="ws.example.com", sidecar_image="registry.example/sidecar:1")
+WS = {
+    "workspace_id": WID,
+    "user_id": UID,
+    "tenant_id": TID,
+    "plan": "starter",
+    "disk_gb": 3,
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+        ("abc", "abc"),
+        ("ABC", "abc---" + __import__("hashlib").sha256(b"ABC").hexdigest()[:8]),
+        ("a_b", "a-b---" + __import__("hashlib").sha256(b"a_b").hexdigest()[:8]),
+        ("-lead", "lead---" + __import__("hashlib").sha256(b"-lead").hexdigest()[:8]),
+        ("___", "x---" + __import__("hashlib").sha256(b"___").hexdigest()[:8]),
+        (
+            "user@example.com",
+            "user-example-com---"
+            + __import__("hashlib").sha256(b"user@example.com").hexdigest()[:8],
+        ),
+    ],
+)
+def test_safe_slug(value, expected):
+    assert safe_slug(value) == expected
+    assert is_dns_label(safe_slug(value))
+
+
+def test_long_and_colliding_ids_stay_distinct_and_short():
+    long_a, long_b = "a" * 80, "a" * 79 + "b"
+    assert safe_slug(long_a) != safe_slug(long_b)
+    assert len(safe_slug(long_a)) <= 40
+    assert safe_slug("A") != safe_slug("a")
+    assert is_dns_label(user_namespace("x" * 200))
+    assert label_value(UID) == UID
+    assert len(label_value("z" * 100)) <= 63
+
+
+def test_empty_id_is_refused():
+    with pytest.raises(ValueError):
+        safe_slug("")
+
+
+def test_namespace_is_restricted_and_labelled():
+    labels = o.owner_labels(UID, TID)
+    assert o.make_namespace(f"u-{UID}", labels) == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": f"u-{UID}",
+            "labels": {
+                "app.kubernetes.io/name": "coditect-workspace",
+                "app.kubernetes.io/managed-by": "coditect-provisioner",
+                "coditect.dev/tenant": TID,
+                "coditect.dev/user": UID,
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def test_service_account_mounts_no_token():
+    sa = o.make_service_account("ns", {"k": "v"})
+    assert sa["automountServiceAccountToken"] is False
+    assert sa["metadata"] == {"name": "workspace", "namespace": "ns", "labels": {"k": "v"}}
+
+
+def test_quota_by_plan():
+    quota = o.make_resource_quota("ns", {}, plan="starter", running=3, storage_gb=10, volumes=3)
+    assert quota["spec"]["hard"] == {
+        "pods": "3",
+        "requests.cpu": "1650m",  # (500m + 50m sidecar) x 3
+        "limits.cpu": "6750m",  # (2 + 250m) x 3
+        "requests.memory": "6336Mi",  # (2Gi + 64Mi) x 3
+        "limits.memory": "12672Mi",  # (4Gi + 128Mi) x 3
+        "requests.storage": "10Gi",
+        "persistentvolumeclaims": "3",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+def test_network_policy_allows_only_the_ingress_controller_dns_and_the_internet():
+    policy = o.make_network_policy("ns", {}, ingress_namespace="ingress-nginx")
+    spec = policy["spec"]
+    assert spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]
+    dns, internet = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    block = internet["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(
+        block["except"]
+    )
+
+
+def test_pvc_does_not_wait_for_binding_and_uses_the_class():
+    pvc = o.make_pvc("d", "ns", {}, storage_gb=3, storage_class="fast")
+    assert pvc["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "3Gi"}},
+    }
+
+
+def build() -> dict[str, dict]:
+    objs = o.user_objects(WS, SETTINGS, running=3, storage_gb=10, volumes=3)
+    objs += o.workspace_objects(
+        WS,
+        SETTINGS,
+        activity_token="tok",
+        public_url="https://app.example",
+        issuer="https://app.example",
+    )
+    return {obj["kind"]: obj for obj in objs}
+
+
+def test_pod_is_locked_down_and_wired_to_the_sidecar():
+    pod = build()["Pod"]
+    assert pod["metadata"]["name"] == f"ws-{WID}"
+    assert pod["metadata"]["namespace"] == f"u-{UID}"
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == "workspace"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    theia, sidecar = spec["containers"]
+    assert theia["image"] == SETTINGS.theia_image
+    assert theia["ports"][0]["containerPort"] == 3000
+    assert sidecar["image"] == "registry.example/sidecar:1"
+    for container in (theia, sidecar):
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["limits"] and container["resources"]["requests"]
+        assert container["readinessProbe"]
+    assert theia["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
+    assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in sidecar["env"]}
+    assert env == {
+        "UPSTREAM_URL": "http://127.0.0.1:3000",
+        "LISTEN_PORT": "8080",
+        "METRICS_PORT": "9090",
+        "JWKS_URL": "https://app.example/.well-known/jwks.json",
+        "TOKEN_ISSUER": "https://app.example",
+        "WORKSPACE_ID": WID,
+        "USER_ID": UID,
+        "TENANT_ID": TID,
+        "ACTIVITY_URL": f"https://app.example/api/workspaces/{WID}/activity",
+        # The credential comes from the namespace's Secret, never a literal in the spec.
+        "ACTIVITY_TOKEN": {"secretKeyRef": {"name": f"ws-{WID}-activity", "key": "activity-token"}},
+    }
+    assert spec["volumes"] == [
+        {"name": "home", "persistentVolumeClaim": {"claimName": f"ws-{WID}-home"}}
+    ]
+
+
+def test_service_selects_exactly_this_workspace_and_hides_metrics():
+    service = build()["Service"]
+    assert service["spec"]["selector"] == {
+        "coditect.dev/workspace": WID,
+        "app.kubernetes.io/managed-by": "coditect-provisioner",
+    }
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+
+
+def test_ingress_has_tls_from_cert_manager_and_long_timeouts():
+    ingress = build()["Ingress"]
+    host = f"ws-{WID}.ws.example.com"
+    assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"ws-{WID}-tls"}]
+    assert ingress["spec"]["rules"][0]["host"] == host
+    notes = ingress["metadata"]["annotations"]
+    assert notes["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert notes["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+
+
+def test_secret_holds_the_credential():
+    secret = build()["Secret"]
+    assert base64.b64decode(secret["data"]["activity-token"]) == b"tok"
+
+
+def test_every_object_is_labelled_and_valid_against_the_official_schema():
+    for kind, obj in build().items():
+        labels = obj["metadata"]["labels"]
+        assert labels["coditect.dev/user"] == UID and labels["coditect.dev/tenant"] == TID
+        assert labels["app.kubernetes.io/managed-by"] == "coditect-provisioner"
+        if kind in ("Secret", "PersistentVolumeClaim", "Pod", "Service", "Ingress"):
+            assert labels["coditect.dev/workspace"] == WID
+        kubernetes_validate.validate(obj, "1.31", strict=True)
+    kubernetes_validate.validate(
+        o.make_namespace("u-x", o.owner_labels(UID, TID)), "1.31", strict=True
+    )
+
+
+def test_adoption_requires_every_label():
+    labels = o.owner_labels(UID, TID, WID)
+    assert o.is_ours({"metadata": {"labels": {**labels, "extra": "1"}}}, labels)
+    assert not o.is_ours({"metadata": {"labels": {**labels, "coditect.dev/user": "x"}}}, labels)
+    assert not o.is_ours({"metadata": {}}, labels)
