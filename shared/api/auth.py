@@ -26,7 +26,15 @@ def jwks(request: Any) -> Reply:
 def register(request: Any) -> Reply:
     body = read_json(request, RegisterRequest)
     user, tokens = services().accounts.register(body)
-    return Reply(201, {"user": public_user(user), **tokens.public(), "subscription": None})
+    subscription = None
+    if body.plan != "free":
+        from shared.billing import billing_service  # only paid sign-ups load billing
+
+        # The account exists on free whatever Stripe answers; a failure is reported, not raised.
+        subscription = billing_service().start_signup_subscription(
+            user, body.plan, body.payment_method_id
+        )
+    return Reply(201, {"user": public_user(user), **tokens.public(), "subscription": subscription})
 
 
 @router.route("POST", "/api/auth/login")

@@ -1,0 +1,42 @@
+"""The billing function: Checkout and Billing Portal sessions for the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.web import Reply, Router, bearer_token, read_json
+from shared.wiring import services
+
+router = Router("billing")
+
+
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan: Literal["starter", "pro"]
+
+
+def _claims(request: Any) -> dict[str, Any]:
+    return services().accounts.authenticate(bearer_token(request))
+
+
+@router.route("POST", "/api/billing/checkout")
+def checkout(request: Any) -> Reply:
+    from shared.billing import billing_service
+
+    claims = _claims(request)  # the token first: a stranger learns nothing from body errors
+    body = read_json(request, CheckoutRequest)
+    return Reply(200, {"url": billing_service().checkout_url(claims, body.plan)})
+
+
+@router.route("POST", "/api/billing/portal")
+def portal(request: Any) -> Reply:
+    from shared.billing import billing_service
+
+    claims = _claims(request)
+    return Reply(200, {"url": billing_service().portal_url(claims)})
+
+
+def handle(request: Any) -> Any:
+    return router(request)

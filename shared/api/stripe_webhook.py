@@ -1,0 +1,27 @@
+"""The Stripe webhook function: verify the signature on the raw body, then process once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.billing.service import MAX_EVENT_BYTES
+from shared.errors import PayloadTooLarge
+from shared.web import Reply, Router
+
+router = Router("stripe_webhook")
+
+
+@router.route("POST", "/webhooks/stripe")
+def stripe_webhook(request: Any) -> Reply:
+    from shared.billing import billing_service
+
+    if (request.content_length or 0) > MAX_EVENT_BYTES:
+        raise PayloadTooLarge("request body is too large for a Stripe event")
+    # The exact bytes Stripe signed: no JSON parsing or re-encoding before verification.
+    payload = request.get_data(cache=False, as_text=False)
+    result = billing_service().handle_webhook(payload, request.headers.get("Stripe-Signature"))
+    return Reply(200, result.public())
+
+
+def handle(request: Any) -> Any:
+    return router(request)
