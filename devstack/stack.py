@@ -33,13 +33,42 @@ class HttpFunction:
 
 
 # The URL map of the production load balancer, in one place for the local origin too.
-HTTP_FUNCTIONS = (HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),)
+HTTP_FUNCTIONS = (
+    HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),
+    HttpFunction("oauth", ("/api/auth/oauth/",)),
+    HttpFunction("billing", ("/api/billing/",)),
+    HttpFunction("stripe_webhook", ("/webhooks/stripe",)),
+    HttpFunction("workspaces", ("/api/workspaces",)),
+)
 
 
 # Local parts started after the functions: each is ``start(stack) -> stop`` and adds a line to
 # ``stack.started`` saying what it runs. Areas register theirs here.
 Component = Callable[["LocalStack"], Callable[[], None]]
-COMPONENTS: list[Component] = []
+
+
+def _oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
+    from devstack.oauth import start_oauth_stand_ins  # heavy (an OIDC server): only when started
+
+    return start_oauth_stand_ins(stack)
+
+
+def _stripe_stand_ins(stack: LocalStack) -> Callable[[], None]:
+    from devstack.billing import start_billing  # localstripe subprocess + Checkout/Portal pages
+
+    return start_billing(stack)
+
+
+COMPONENTS: list[Component] = [_oauth_stand_ins, _stripe_stand_ins]
+
+
+def _workspaces(stack: LocalStack) -> Callable[[], None]:
+    from devstack.workspaces import start  # Kubernetes stand-in + provisioner: only when started
+
+    return start(stack)
+
+
+COMPONENTS.append(_workspaces)
 
 
 def load_function(name: str, target: str | None = None) -> Any:
@@ -64,11 +93,34 @@ class Dispatcher:
                 return app(environ, start_response)
         if path == "/healthz":
             return self._json(start_response, "200 OK", self._health())
+        if path == "/" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self._app_page(start_response)
         return self._json(
             start_response,
             "404 Not Found",
             {"error": {"code": "not_found", "message": f"no route for {path}"}},
         )
+
+    @staticmethod
+    def _app_page(start_response: Callable[..., Any]) -> list[bytes]:
+        """The small app page of the local stack (in production the app is hosted apart)."""
+        with open(os.path.join(os.path.dirname(__file__), "app", "index.html"), "rb") as fh:
+            page = fh.read()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(page))),
+                ("Cache-Control", "no-store"),
+                ("Referrer-Policy", "no-referrer"),
+                (
+                    "Content-Security-Policy",
+                    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                    "style-src 'unsafe-inline'",
+                ),
+            ],
+        )
+        return [page]
 
     @staticmethod
     def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
