@@ -162,7 +162,8 @@ class LocalStack:
     def start(self) -> None:
         import waitress
 
-        events = LocalEvents()
+        # Each provisioner delivery waits for its pod, so workers bound concurrent starts.
+        events = LocalEvents(workers=int(os.environ.get("CODITECT_EVENT_WORKERS", "16")))
         self.services = wiring.build(self.settings, events=events)
         wiring.install(self.services)
         store = "FoundationDB" if self.settings.fdb_cluster_file else "embedded store"

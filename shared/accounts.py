@@ -234,47 +234,20 @@ class AccountService:
         user_id, tenant_id = new_id(), new_id()
 
         def create(tr: Transaction) -> tuple[dict[str, Any], SessionTokens]:
-            if lookup_email(tr, email) is not None:
-                raise Conflict("an account with this email already exists", code="email_taken")
             now = self.clock.now()
-            tenant = TENANTS[tenant_id]
-            user = {
-                "user_id": user_id,
-                "tenant_id": tenant_id,
-                "email": email,
-                "first_name": body.first_name,
-                "last_name": body.last_name,
-                "created_at": isoformat(now),
-                "requested_plan": body.plan,
-                "email_verified": False,  # nothing proves the address yet (see docs/oauth.md)
-            }
-            tr.set(
-                tenant.key(),
-                _dump(
-                    {
-                        "tenant_id": tenant_id,
-                        "kind": "personal",
-                        "owner_user_id": user_id,
-                        "created_at": isoformat(now),
-                    }
-                ),
-            )
-            tr.set(tenant.key("user", user_id), _dump(user))
-            tr.set(
-                tenant.key("credential", user_id),
-                _dump({"password_hash": password_hash, "updated_at": isoformat(now)}),
-            )
-            tr.set(INDEXES.key("email", email), _dump({"user_id": user_id, "tenant_id": tenant_id}))
-            # Paid plans become paid only when billing confirms; every account starts on free.
-            write_license(
-                tr, tenant_id, now, plan="free", status="active", action="created", reason="sign-up"
-            )
-            write_audit(
+            user = create_personal_account(
                 tr,
-                tenant_id,
                 now,
-                "user.registered",
-                {"user_id": user_id, "requested_plan": body.plan},
+                user_id=user_id,
+                tenant_id=tenant_id,
+                email=email,
+                first_name=body.first_name,
+                last_name=body.last_name,
+                requested_plan=body.plan,
+                # Nothing proves the address yet (see docs/oauth.md).
+                email_verified=False,
+                method="password",
+                password_hash=password_hash,
             )
             return user, self.start_session(tr, user_id, tenant_id, now, "password")
 
@@ -496,23 +469,27 @@ def link_identity(
     return record
 
 
-def create_account_without_password(
+def create_personal_account(
     tr: Transaction,
     now: float,
     *,
+    user_id: str,
+    tenant_id: str,
     email: str,
     first_name: str | None,
     last_name: str | None,
+    requested_plan: str,
+    email_verified: bool,
     method: str,
+    password_hash: str | None = None,
 ) -> dict[str, Any]:
-    """A personal tenant, its user (no credential), the free license and the email index.
+    """A personal tenant, its user, the credential (if any), the free license and the email index.
 
-    ``email`` must be normalized and verified by the caller; like ``register`` this refuses an
-    email that already has an account. Password login fails for such a user (no credential).
+    ``email`` must be normalized; an email that already has an account is refused (409). Paid
+    plans become paid only when billing confirms, so every account starts on free.
     """
     if lookup_email(tr, email) is not None:
         raise Conflict("an account with this email already exists", code="email_taken")
-    user_id, tenant_id = new_id(), new_id()
     tenant = TENANTS[tenant_id]
     user = {
         "user_id": user_id,
@@ -521,21 +498,22 @@ def create_account_without_password(
         "first_name": first_name,
         "last_name": last_name,
         "created_at": isoformat(now),
-        "requested_plan": "free",
-        "email_verified": True,  # the caller's provider vouched for it
+        "requested_plan": requested_plan,
+        "email_verified": email_verified,
     }
-    tr.set(
-        tenant.key(),
-        _dump(
-            {
-                "tenant_id": tenant_id,
-                "kind": "personal",
-                "owner_user_id": user_id,
-                "created_at": isoformat(now),
-            }
-        ),
-    )
+    tenant_record = {
+        "tenant_id": tenant_id,
+        "kind": "personal",
+        "owner_user_id": user_id,
+        "created_at": isoformat(now),
+    }
+    tr.set(tenant.key(), _dump(tenant_record))
     tr.set(tenant.key("user", user_id), _dump(user))
+    if password_hash is not None:
+        tr.set(
+            tenant.key("credential", user_id),
+            _dump({"password_hash": password_hash, "updated_at": isoformat(now)}),
+        )
     tr.set(INDEXES.key("email", email), _dump({"user_id": user_id, "tenant_id": tenant_id}))
     write_license(
         tr, tenant_id, now, plan="free", status="active", action="created", reason="sign-up"
@@ -545,9 +523,33 @@ def create_account_without_password(
         tenant_id,
         now,
         "user.registered",
-        {"user_id": user_id, "requested_plan": "free", "method": method},
+        {"user_id": user_id, "requested_plan": requested_plan, "method": method},
     )
     return user
+
+
+def create_account_without_password(
+    tr: Transaction,
+    now: float,
+    *,
+    email: str,
+    first_name: str | None,
+    last_name: str | None,
+    method: str,
+) -> dict[str, Any]:
+    """An account whose email the caller's provider verified; password login fails for it."""
+    return create_personal_account(
+        tr,
+        now,
+        user_id=new_id(),
+        tenant_id=new_id(),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        requested_plan="free",
+        email_verified=True,
+        method=method,
+    )
 
 
 # -- email ownership -----------------------------------------------------------------------------

@@ -262,6 +262,7 @@ class LocalEvents:
         return True
 
     def close(self) -> None:
+        """Stop scheduling; deliveries in flight finish. Safe to call more than once."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()

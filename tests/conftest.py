@@ -55,6 +55,7 @@ def services(
     wiring.install(built)
     yield built
     wiring.install(None)
+    events.close()  # deliveries in flight finish before the store closes
     built.db.close()
 
 

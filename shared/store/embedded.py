@@ -217,6 +217,8 @@ class EmbeddedDatabase:
         # (commit version, monotonic time, write ranges) of recent commits, for conflict checks.
         self._recent: deque[tuple[int, float, list[Range]]] = deque()
         self._closed = False
+        self._active = 0
+        self._active_cond = threading.Condition()
         conn = self._connection()
         conn.execute(
             "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
@@ -277,6 +279,18 @@ class EmbeddedDatabase:
             self._recent.append((self._version, now, tr._write_ranges))
 
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._active_cond:
+            if self._closed:
+                raise StoreError("the store is closed")
+            self._active += 1
+        try:
+            return self._transact(fn, *args, **kwargs)
+        finally:
+            with self._active_cond:
+                self._active -= 1
+                self._active_cond.notify_all()
+
+    def _transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         delay = 0.001
         for _attempt in range(self._max_retries):
             tr = self.create_transaction()
@@ -293,8 +307,12 @@ class EmbeddedDatabase:
         raise RetryLimitReached(f"transaction conflicted {self._max_retries} times")
 
     def close(self) -> None:
-        with self._commit_lock:
+        # Let running transactions finish: closing a connection under another thread's feet
+        # is undefined behaviour in SQLite's Python binding.
+        with self._active_cond:
             self._closed = True
+            self._active_cond.wait_for(lambda: self._active == 0, timeout=MAX_TRANSACTION_SECONDS)
+        with self._commit_lock:
             for conn in self._connections:
                 try:
                     conn.close()
