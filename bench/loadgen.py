@@ -61,7 +61,7 @@ async def open_loop(
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             try:
                 ok = await _send(session, spec)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - scheduled)
@@ -87,7 +87,7 @@ async def closed_loop(spec: dict[str, Any], seconds: float, connections: int) ->
                 sent = time.perf_counter()
                 try:
                     ok = await _send(session, spec)
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     ok = False
                 if ok:
                     latencies.append(time.perf_counter() - sent)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ def running_stack(data_dir: str, port: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     lines: list[str] = []
+    reader: threading.Thread | None = None
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -40,16 +42,22 @@ def running_stack(data_dir: str, port: int) -> Iterator[str]:
             if line.startswith("Ctrl-C stops it"):
                 break
         assert any(url in line for line in lines), "".join(lines)
+        # Keep reading: a full pipe would block the stack's logging, and with it the stack.
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+        reader.start()
         yield url
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            rest, _ = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-        assert process.returncode == 0, "".join(lines) + rest
-        assert "stopped." in rest
+        if reader is not None:
+            reader.join(timeout=10)  # it ends at the end of the output
+        output = "".join(lines)
+        assert process.returncode == 0, output
+        assert "stopped." in output
 
 
 def test_new_user_registers_logs_in_refreshes_and_survives_a_restart(tmp_path):

@@ -1,0 +1,179 @@
+"""Platform core figures on the local stack (waitress, the embedded store), as the README reports.
+
+    .venv/bin/python bench/auth_bench.py [--seconds 15]
+
+Starts `python -m devstack` on a free port with a fresh data dir, then drives it from a separate
+load-generator process: GET /api/auth/me at an offered 200 requests/s over 50 connections, its
+maximum rate (50 connections back to back), and login at 10/s. Then the cold import cost of
+each entry point on top of `import functions_framework`, in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOADGEN = os.path.join(ROOT, "bench", "loadgen.py")
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load(job: dict) -> dict:
+    done = subprocess.run(
+        [sys.executable, LOADGEN, json.dumps(job)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def start_stack(port: int, data_dir: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "CODITECT_DATA_DIR": data_dir,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in process.stdout:
+        if line.startswith("Ctrl-C stops it"):
+            return process
+    raise RuntimeError("the local stack did not start")
+
+
+def import_cost(rounds: int) -> dict[str, dict[str, float]]:
+    probe = (
+        "import sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "import functions_framework\n"
+        "t1 = time.perf_counter()\n"
+        "functions_framework.create_app(sys.argv[1], sys.argv[2])\n"
+        "t2 = time.perf_counter()\n"
+        "print(t1 - t0, t2 - t1)\n"
+    )
+    results = {}
+    env = {
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "CODITECT_SECRETS": "gcp",
+        "CODITECT_EVENTS": "pubsub",
+        "GOOGLE_CLOUD_PROJECT": "bench",
+    }
+    for source in sorted(glob.glob(os.path.join(ROOT, "functions", "*", "main.py"))):
+        name = os.path.basename(os.path.dirname(source))
+        framework, entry = [], []
+        for _ in range(rounds):
+            out = subprocess.run(
+                [sys.executable, "-c", probe, name, source],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd="/",
+            )
+            a, b = map(float, out.stdout.split())
+            framework.append(a)
+            entry.append(b)
+        results[name] = {
+            "framework_ms": statistics.median(framework) * 1000,
+            "entry_point_ms": statistics.median(entry) * 1000,
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--import-rounds", type=int, default=7)
+    args = parser.parse_args()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as data_dir:
+        stack = start_stack(port, data_dir)
+        try:
+            signup = requests.post(
+                f"{url}/api/auth/register",
+                timeout=10,
+                json={"email": "bench@example.com", "password": PASSWORD},
+            )
+            signup.raise_for_status()
+            token = signup.json()["access_token"]
+            me = {
+                "method": "GET",
+                "url": f"{url}/api/auth/me",
+                "headers": {"Authorization": f"Bearer {token}"},
+            }
+            login = {
+                "method": "POST",
+                "url": f"{url}/api/auth/login",
+                "json": {"email": "bench@example.com", "password": PASSWORD},
+            }
+            load({"mode": "closed", "spec": me, "seconds": 2, "connections": 10})  # warm up
+            results = {
+                "me_200rps": load(
+                    {
+                        "mode": "open",
+                        "spec": me,
+                        "rate": 200,
+                        "seconds": args.seconds,
+                        "connections": 50,
+                    }
+                ),
+                "me_max": load(
+                    {"mode": "closed", "spec": me, "seconds": args.seconds, "connections": 50}
+                ),
+                "login_10rps": load(
+                    {
+                        "mode": "open",
+                        "spec": login,
+                        "rate": 10,
+                        "seconds": args.seconds,
+                        "connections": 10,
+                    }
+                ),
+            }
+        finally:
+            stack.send_signal(signal.SIGINT)
+            stack.wait(timeout=30)
+    results["imports"] = import_cost(args.import_rounds)
+    print(f"machine: {os.cpu_count()} cores; server: waitress, 16 threads; store: embedded")
+    print(
+        f"{'run':<14}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}"
+    )
+    for name in ("me_200rps", "me_max", "login_10rps"):
+        r = results[name]
+        print(
+            f"{name:<14}{r['requests']:>9}{r['errors']:>7}{r['rate']:>9.1f}{r['p50_ms']:>9.2f}"
+            f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+        )
+    print(f"\n{'entry point':<16}{'framework ms':>14}{'entry point adds ms':>22}")
+    for name, r in results["imports"].items():
+        print(f"{name:<16}{r['framework_ms']:>14.1f}{r['entry_point_ms']:>22.1f}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
