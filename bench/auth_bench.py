@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import requests
 
@@ -49,18 +50,25 @@ def start_stack(port: int, data_dir: str) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in process.stdout:
-        if line.startswith("Ctrl-C stops it"):
-            return process
-    raise RuntimeError("the local stack did not start")
+    # Output goes to a file: a pipe nobody reads fills up and blocks the server's logging.
+    log_path = os.path.join(data_dir, "devstack.log")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with open(log_path) as log:
+            if any(line.startswith("Ctrl-C stops it") for line in log):
+                return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"the local stack did not start; see {log_path}")
 
 
 def import_cost(rounds: int) -> dict[str, dict[str, float]]:

@@ -8,6 +8,7 @@ waitress (a production-grade WSGI server). The embedded store and local secrets 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -42,33 +43,27 @@ HTTP_FUNCTIONS = (
 )
 
 
-# Local parts started after the functions: each is ``start(stack) -> stop`` and adds a line to
-# ``stack.started`` saying what it runs. Areas register theirs here.
+# Local parts started after the functions, in this order: each is ``start(stack) -> stop`` and
+# adds a line to ``stack.started`` saying what it runs. Each module is imported only when started
+# (some are heavy: an OIDC server, localstripe, the Kubernetes stand-in).
 Component = Callable[["LocalStack"], Callable[[], None]]
 
 
-def _oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
-    from devstack.oauth import start_oauth_stand_ins  # heavy (an OIDC server): only when started
+def _component(module: str, function: str) -> Component:
+    def start(stack: LocalStack) -> Callable[[], None]:
+        return getattr(importlib.import_module(module), function)(stack)
 
-    return start_oauth_stand_ins(stack)
-
-
-def _stripe_stand_ins(stack: LocalStack) -> Callable[[], None]:
-    from devstack.billing import start_billing  # localstripe subprocess + Checkout/Portal pages
-
-    return start_billing(stack)
+    start.__name__ = f"{module}.{function}"
+    return start
 
 
-COMPONENTS: list[Component] = [_oauth_stand_ins, _stripe_stand_ins]
-
-
-def _workspaces(stack: LocalStack) -> Callable[[], None]:
-    from devstack.workspaces import start  # Kubernetes stand-in + provisioner: only when started
-
-    return start(stack)
-
-
-COMPONENTS.append(_workspaces)
+COMPONENTS: list[Component] = [
+    _component("devstack.oauth", "start_oauth_stand_ins"),  # Google OIDC mock, GitHub fake
+    _component("devstack.billing", "start_billing"),  # localstripe, Checkout/Portal pages
+    # Before workspaces: its hooks must be in place when the first workspace turns ready.
+    _component("devstack.dataplane", "start"),  # a real sidecar per ready workspace
+    _component("devstack.workspaces", "start"),  # Kubernetes stand-in, provisioner, idle timer
+]
 
 
 def load_function(name: str, target: str | None = None) -> Any:
@@ -137,6 +132,8 @@ class LocalStack:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 16
+    # The local parts to start; tests of one area start only theirs.
+    components: list[Component] = field(default_factory=lambda: list(COMPONENTS))
     started: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -179,7 +176,7 @@ class LocalStack:
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
-        for component in COMPONENTS:
+        for component in self.components:
             self._stops.append(component(self))
 
     def stop(self) -> None:

@@ -27,11 +27,11 @@ TIMEOUT = 10
 def stack(tmp_path: Any, monkeypatch: Any) -> Iterator[LocalStack]:
     for name in ("CODITECT_GOOGLE_CLIENT_ID", "CODITECT_GITHUB_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
-    # Only this area's component: other areas' stand-ins are their tests' business.
-    monkeypatch.setattr(stack_module, "COMPONENTS", [stack_module._oauth_stand_ins])
     port = free_port()
     settings = Settings(data_dir=str(tmp_path / "data"), public_url=f"http://127.0.0.1:{port}")
-    local = LocalStack(settings, port=port, threads=4)
+    # Only this area's component: other areas' stand-ins are their tests' business.
+    oauth_only = [stack_module._component("devstack.oauth", "start_oauth_stand_ins")]
+    local = LocalStack(settings, port=port, threads=4, components=oauth_only)
     local.start()
     yield local
     local.stop()

@@ -1,0 +1,472 @@
+"""The local data plane: a real sidecar in front of a placeholder IDE for each ready workspace.
+
+What a workspace pod is in the cluster (sidecar on :8080 in front of Theia on :3000), two local
+processes are on this machine: ``python -m sidecar.placeholder_ide`` and ``python -m sidecar``,
+both on loopback, their output in ``<data_dir>/dataplane/<workspace>.log``. The workspace's
+``url`` is ``http://127.0.0.1:<sidecar port>``: Chromium treats loopback as a secure context, so
+the sidecar's ``Secure`` session cookie works there without TLS.
+
+It plugs into the provisioner through the seam in :mod:`devstack.workspaces`:
+
+- ``workspace_url(ws)`` is called inside the transaction that records ``ready``. It picks the
+  workspace's port (kept across stop/start and restarts in ``ports.json``) and makes sure both
+  processes run and the sidecar's ``/readyz`` answers before it returns, so ``ready`` means
+  reachable, as a pod's readiness probe does in the cluster. The transaction may run more than
+  once, so this is an idempotent "ensure" (a second call finds the processes running).
+- ``on_status(ws, status)`` after each settled state: ``ready`` ensures again (a no-op
+  normally); ``stopped``/``deleted``/``failed`` end both processes.
+
+A watchdog ends processes whose workspace settled elsewhere (a failure recorded after the last
+attempt calls no hook) and restarts crashed ones of ready workspaces (the pod's
+``restartPolicy: Always``). Not used with ``KUBECONFIG``: a real cluster has real pods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from shared.workspaces import model
+
+log = logging.getLogger("coditect.devstack.dataplane")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = "127.0.0.1"
+# The sidecar's own tuning variables may be set for local runs as CODITECT_SIDECAR_<NAME>
+# (e.g. CODITECT_SIDECAR_ACTIVITY_INTERVAL_SECONDS=2); identity, keys and ports are ours.
+PASS_THROUGH_PREFIX = "CODITECT_SIDECAR_"
+OWNED = frozenset(
+    {
+        "WORKSPACE_ID",
+        "USER_ID",
+        "TENANT_ID",
+        "JWKS_URL",
+        "TOKEN_ISSUER",
+        "ACTIVITY_URL",
+        "ACTIVITY_TOKEN",
+        "ACTIVITY_TOKEN_FILE",
+        "UPSTREAM_URL",
+        "LISTEN_HOST",
+        "LISTEN_PORT",
+        "METRICS_HOST",
+        "METRICS_PORT",
+    }
+)
+# Only these of the stack's environment reach the children: no platform secret does.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+READY_TIMEOUT_SECONDS = 20.0
+# Locally a stop should be quick: open WebSockets get this long before they are closed.
+SHUTDOWN_GRACE_SECONDS = 2.0
+WATCH_SECONDS = 2.0
+SETTLED_ELSEWHERE = ("stopped", "deleted", "failed")
+
+
+class StartFailed(Exception):
+    """A process exited or never became ready; the message points at the log file."""
+
+
+@dataclass
+class Running:
+    ws: dict[str, Any]
+    port: int
+    ide_port: int
+    metrics_port: int
+    ide: subprocess.Popen[bytes]
+    sidecar: subprocess.Popen[bytes]
+    log_path: str
+
+    def alive(self) -> bool:
+        return self.ide.poll() is None and self.sidecar.poll() is None
+
+
+class LocalDataPlane:
+    """The hooks object: ports, processes and their lifecycle, one entry per workspace."""
+
+    def __init__(
+        self,
+        db: Any,
+        *,
+        platform_url: str,
+        issuer: str,
+        data_dir: str,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.db = db
+        self.platform_url = platform_url.rstrip("/")
+        self.issuer = issuer
+        self.dir = os.path.join(data_dir, "dataplane")
+        os.makedirs(self.dir, exist_ok=True)
+        self._environ = dict(os.environ if environ is None else environ)
+        self._ports_file = os.path.join(self.dir, "ports.json")
+        self._ports: dict[str, int] = self._load_ports()
+        self._running: dict[str, Running] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+        # Store reads from inside the provisioner's transaction need another thread: a thread
+        # has one connection, and SQLite cannot nest a second transaction on it.
+        self._reader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dataplane-read")
+        self._stop_watch = threading.Event()
+        self._watch = threading.Thread(target=self._watchdog, name="dataplane-watch", daemon=True)
+        self._watch.start()
+
+    # == hooks ====================================================================================
+    def workspace_url(self, ws: dict[str, Any]) -> str | None:
+        wid = ws["workspace_id"]
+        for _ in range(3):
+            port = self._port(wid)
+            try:
+                self.ensure(ws)
+                break
+            except StartFailed as error:
+                # Most likely the port was taken between choosing and binding: choose again.
+                log.error(str(error), extra={"fields": {"workspace_id": wid}})
+                self._forget_port(wid, port)
+        return f"http://{HOST}:{self._port(wid)}"
+
+    def on_status(self, ws: dict[str, Any], status: str) -> None:
+        wid = ws["workspace_id"]
+        if status == "ready":
+            try:
+                self.ensure(ws)
+            except StartFailed as error:
+                log.error(str(error), extra={"fields": {"workspace_id": wid}})
+        elif status in SETTLED_ELSEWHERE:
+            self.end(wid)
+            if status == "deleted":
+                self._forget_port(wid, None)
+
+    # == processes ================================================================================
+    def ensure(self, ws: dict[str, Any]) -> Running | None:
+        """Both processes running and the sidecar ready; idempotent. None once closed."""
+        wid = ws["workspace_id"]
+        with self._lock_for(wid):
+            if self._closed:
+                return None
+            port = self._port(wid)
+            current = self._running.get(wid)
+            if current is not None and current.alive() and current.port == port:
+                return current
+            if current is not None:
+                log.warning(
+                    "restarting the local sidecar of a workspace",
+                    extra={"fields": {"workspace_id": wid, "log": current.log_path}},
+                )
+                self._terminate([current])
+                del self._running[wid]
+            running = self._start(ws, port)
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._running[wid] = running
+            if closed:  # the stack stopped while these started: they must not outlive it
+                self._terminate([running])
+                self._write_state(wid, None)
+                return None
+        log.info(
+            "local sidecar ready",
+            extra={
+                "fields": {
+                    "workspace_id": wid,
+                    "url": f"http://{HOST}:{port}",
+                    "ide_port": running.ide_port,
+                    "log": running.log_path,
+                }
+            },
+        )
+        return running
+
+    def end(self, wid: str) -> bool:
+        """End both processes of a workspace (sidecar first: it closes sockets through the IDE)."""
+        with self._lock_for(wid):
+            running = self._running.pop(wid, None)
+            if running is None:
+                return False
+            self._terminate([running])
+        self._write_state(wid, None)
+        log.info("local sidecar stopped", extra={"fields": {"workspace_id": wid}})
+        return True
+
+    def close(self) -> None:
+        """Stack stop: no new processes; end all of them together."""
+        with self._lock:
+            self._closed = True
+        self._stop_watch.set()
+        self._watch.join(timeout=WATCH_SECONDS + 5)
+        with self._lock:
+            everything = list(self._running.values())
+            self._running.clear()
+        self._terminate(everything)
+        for running in everything:
+            self._write_state(running.ws["workspace_id"], None)
+        self._reader.shutdown(wait=True)
+
+    def running(self) -> dict[str, Running]:
+        with self._lock:
+            return dict(self._running)
+
+    def _start(self, ws: dict[str, Any], port: int) -> Running:
+        wid = ws["workspace_id"]
+        credential = self._reader.submit(self._activity_token, ws).result(timeout=10)
+        if credential is None:
+            raise StartFailed(f"workspace {wid} has no activity credential; no sidecar started")
+        ide_port = self._free_port()
+        metrics_port = self._free_port(exclude={ide_port})
+        log_path = os.path.join(self.dir, f"{wid}.log")
+        base = {k: self._environ[k] for k in INHERITED if k in self._environ}
+        base.update(PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        sidecar_env = {
+            **base,
+            **self._pass_through(),
+            "UPSTREAM_URL": f"http://{HOST}:{ide_port}",
+            "LISTEN_HOST": HOST,
+            "LISTEN_PORT": str(port),
+            "METRICS_HOST": HOST,
+            "METRICS_PORT": str(metrics_port),
+            "JWKS_URL": f"{self.platform_url}/.well-known/jwks.json",
+            "TOKEN_ISSUER": self.issuer,
+            "WORKSPACE_ID": wid,
+            "USER_ID": ws["user_id"],
+            "TENANT_ID": ws["tenant_id"],
+            "ACTIVITY_URL": f"{self.platform_url}/api/workspaces/{wid}/activity",
+            "ACTIVITY_TOKEN": credential,
+        }
+        sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(SHUTDOWN_GRACE_SECONDS))
+        with open(log_path, "ab") as out:
+            out.write(
+                f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} placeholder IDE on {HOST}:{ide_port}, "
+                f"sidecar on {HOST}:{port} (metrics {metrics_port})\n".encode()
+            )
+            out.flush()
+            ide = self._spawn(
+                ["-m", "sidecar.placeholder_ide", "--host", HOST, "--port", str(ide_port)],
+                base,
+                out,
+            )
+            try:
+                sidecar = self._spawn(["-m", "sidecar"], sidecar_env, out)
+            except OSError:
+                ide.kill()
+                ide.wait()
+                raise
+        running = Running(dict(ws), port, ide_port, metrics_port, ide, sidecar, log_path)
+        try:
+            self._wait_ready(running)
+        except StartFailed:
+            self._terminate([running])
+            raise
+        self._write_state(wid, running)
+        return running
+
+    @staticmethod
+    def _spawn(args: list[str], env: dict[str, str], out: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _pass_through(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in self._environ.items():
+            if key.startswith(PASS_THROUGH_PREFIX):
+                name = key[len(PASS_THROUGH_PREFIX) :]
+                if name and name not in OWNED:
+                    out[name] = value
+        return out
+
+    @staticmethod
+    def _wait_ready(running: Running) -> None:
+        """Until ``/readyz`` is 200: the sidecar listens and reaches the placeholder IDE."""
+        url = f"http://{HOST}:{running.port}/readyz"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            for name, proc in (("placeholder IDE", running.ide), ("sidecar", running.sidecar)):
+                if proc.poll() is not None:
+                    raise StartFailed(
+                        f"the local {name} exited with status {proc.returncode}; "
+                        f"see {running.log_path}"
+                    )
+            try:
+                with _DIRECT.open(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise StartFailed(
+            f"the local sidecar was not ready after {READY_TIMEOUT_SECONDS:g} s; "
+            f"see {running.log_path}"
+        )
+
+    @staticmethod
+    def _terminate(group: list[Running]) -> None:
+        """SIGTERM, a grace period, then SIGKILL; sidecars first, then the IDEs behind them."""
+        for attr in ("sidecar", "ide"):
+            procs: list[subprocess.Popen[bytes]] = [getattr(r, attr) for r in group]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS + 5
+            for proc in procs:
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    # == the store ================================================================================
+    def _activity_token(self, ws: dict[str, Any]) -> str | None:
+        # The same private record the provisioner reads to write the namespace Secret.
+        ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+        record = self.db.transact(lambda tr: model.load(tr.get(model.secret_key(*ids))))
+        return record["activity_token"] if record else None
+
+    def _status(self, ws: dict[str, Any]) -> str | None:
+        ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+        record = self.db.transact(lambda tr: model.get(tr, *ids, snapshot=True))
+        return record["status"] if record else None
+
+    def _watchdog(self) -> None:
+        while not self._stop_watch.wait(WATCH_SECONDS):
+            for wid, running in self.running().items():
+                try:
+                    status = self._status(running.ws)
+                    if status is None or status in SETTLED_ELSEWHERE:
+                        self.end(wid)
+                        if status in (None, "deleted"):
+                            self._forget_port(wid, None)
+                    elif status == "ready" and not running.alive():
+                        self.ensure(running.ws)
+                except Exception:
+                    log.exception("local data plane check failed", extra={"fields": {"wid": wid}})
+
+    # == ports ====================================================================================
+    def _lock_for(self, wid: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(wid, threading.Lock())
+
+    def _port(self, wid: str) -> int:
+        """The workspace's sidecar port: chosen once, kept while it is free to use."""
+        with self._lock:
+            port = self._ports.get(wid)
+            mine = wid in self._running and self._running[wid].port == port
+            if port is not None and (mine or _bindable(port)):
+                return port
+            port = self._free_port()
+            self._ports[wid] = port
+            self._save_ports()
+            return port
+
+    def _forget_port(self, wid: str, port: int | None) -> None:
+        with self._lock:
+            if port is None or self._ports.get(wid) == port:
+                self._ports.pop(wid, None)
+                self._save_ports()
+
+    def _free_port(self, exclude: set[int] | None = None) -> int:
+        with self._lock:
+            taken = set(self._ports.values()) | (exclude or set())
+            for r in self._running.values():
+                taken.update((r.port, r.ide_port, r.metrics_port))
+        while True:
+            with socket.socket() as sock:
+                sock.bind((HOST, 0))
+                port = int(sock.getsockname()[1])
+            if port not in taken:
+                return port
+
+    def _load_ports(self) -> dict[str, int]:
+        try:
+            with open(self._ports_file) as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
+
+    def _save_ports(self) -> None:
+        tmp = self._ports_file + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(self._ports, fh, indent=1, sort_keys=True)
+        os.replace(tmp, self._ports_file)
+
+    def _write_state(self, wid: str, running: Running | None) -> None:
+        """``<wid>.json``: what runs for a workspace (ports, pids), for people and tests."""
+        path = os.path.join(self.dir, f"{wid}.json")
+        if running is None:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+            return
+        state = {
+            "workspace_id": wid,
+            "url": f"http://{HOST}:{running.port}",
+            "sidecar": {"pid": running.sidecar.pid, "port": running.port},
+            "metrics_port": running.metrics_port,
+            "placeholder_ide": {"pid": running.ide.pid, "port": running.ide_port},
+            "log": running.log_path,
+        }
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(state, fh, indent=1)
+        os.replace(tmp, path)
+
+
+# Loopback never goes through a proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        # As the sidecar binds (aiohttp sets SO_REUSEADDR): TIME_WAIT leftovers do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def start(stack: Any) -> Callable[[], None]:
+    """COMPONENT for devstack.stack; listed before the workspaces component so the hooks are in
+    place before its resync re-checks running workspaces."""
+    from devstack.workspaces import install_hooks
+    from shared.api.provisioner import HOOKS
+
+    if os.environ.get("KUBECONFIG"):
+        stack.started.append("local data plane: off (workspaces run in the KUBECONFIG cluster)")
+        return lambda: None
+    services = stack.services
+    plane = LocalDataPlane(
+        services.db,
+        platform_url=stack.url,
+        issuer=stack.settings.issuer,
+        data_dir=stack.settings.data_dir,
+    )
+    install_hooks(services, plane)
+    stack.started.append(
+        f"local data plane: a sidecar + placeholder IDE per ready workspace on {HOST} "
+        f"(logs in {os.path.abspath(plane.dir)})"
+    )
+
+    def stop() -> None:
+        services.extras.pop(HOOKS, None)
+        plane.close()
+
+    return stop

@@ -1,0 +1,155 @@
+"""`python -m devstack` as a user runs it, with its local data plane: helpers to drive it over HTTP.
+
+The stack's output goes to a file (not a pipe nobody reads, which would fill up and stall it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port
+
+PASSWORD = "correct horse battery"
+# Short heartbeat interval and fast pods, passed to the stack (and by it to each sidecar).
+STACK_ENV = {
+    "KUBE_STANDIN_READY_DELAY": "0.2",
+    "CODITECT_SIDECAR_ACTIVITY_INTERVAL_SECONDS": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+@dataclass
+class Stack:
+    url: str
+    data_dir: str
+    process: subprocess.Popen[bytes]
+    output: str
+
+    def log(self) -> str:
+        with open(self.output, errors="replace") as fh:
+            return fh.read()
+
+    def state(self, wid: str) -> dict[str, Any] | None:
+        """The data plane's record of what runs for a workspace (pids, ports), if anything."""
+        try:
+            with open(os.path.join(self.data_dir, "dataplane", f"{wid}.json")) as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return None
+
+    def ports(self) -> dict[str, int]:
+        with open(os.path.join(self.data_dir, "dataplane", "ports.json")) as fh:
+            return json.load(fh)
+
+    def register(self, email: str | None = None) -> dict[str, str]:
+        email = email or f"dev-{uuid.uuid4().hex[:8]}@example.com"
+        response = requests.post(
+            f"{self.url}/api/auth/register", json={"email": email, "password": PASSWORD}, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        return {"Authorization": "Bearer " + response.json()["access_token"]}
+
+    def create(self, headers: dict[str, str], name: str = "dev") -> str:
+        response = requests.post(
+            f"{self.url}/api/workspaces", json={"name": name}, headers=headers, timeout=10
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["workspace"]["workspace_id"])
+
+    def get(self, headers: dict[str, str], wid: str) -> dict[str, Any]:
+        response = requests.get(f"{self.url}/api/workspaces/{wid}", headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json()["workspace"])
+
+    def post(self, headers: dict[str, str], wid: str, verb: str) -> requests.Response:
+        return requests.post(
+            f"{self.url}/api/workspaces/{wid}/{verb}", json={}, headers=headers, timeout=10
+        )
+
+    def wait_status(
+        self, headers: dict[str, str], wid: str, status: str, within: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            ws = self.get(headers, wid)
+            if ws["status"] == status:
+                return ws
+            assert ws["status"] != "failed", ws
+            assert time.monotonic() < deadline, f"still {ws['status']}: {ws}\n{self.log()[-3000:]}"
+            time.sleep(0.05)
+
+    def launch(self, headers: dict[str, str], wid: str) -> str:
+        response = self.post(headers, wid, "launch")
+        assert response.status_code == 200, response.text
+        return str(response.json()["url"])
+
+
+def wait_until(predicate: Any, within: float = 15, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not met within {within} s"
+        time.sleep(0.05)
+
+
+def start_stack(data_dir: str, port: int, output: str) -> Stack:
+    env = {**os.environ, **STACK_ENV, "PORT": str(port), "CODITECT_DATA_DIR": data_dir}
+    env.pop("KUBECONFIG", None)
+    with open(output, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    stack = Stack(f"http://127.0.0.1:{port}", data_dir, process, output)
+    deadline = time.monotonic() + 90
+    while "Ctrl-C stops it" not in stack.log().rsplit("Coditect local stack on", 1)[-1]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the stack did not start:\n{stack.log()}")
+        time.sleep(0.1)
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        code = stack.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        raise
+    assert code == 0, stack.log()[-5000:]
+    assert stack.log().rstrip().endswith("stopped."), stack.log()[-3000:]
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("dataplane")
+    running = start_stack(str(base / "data"), free_port(), str(base / "stack.log"))
+    try:
+        yield running
+    finally:
+        stop_stack(running)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists (and is not a reaped zombie of someone else)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

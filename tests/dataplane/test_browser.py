@@ -1,0 +1,106 @@
+"""A real browser on `make dev`: sign up on the app page, create a workspace, open the IDE.
+
+Chromium (Debian's, /usr/bin/chromium) driven by Playwright. Skipped only when the browser or
+Playwright is missing and CODITECT_REQUIRE_BROWSER is unset; with it set (CI), that is a failure.
+Screenshots: ``<tmp>/app.png`` and ``<tmp>/ide.png``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.dataplane.conftest import PASSWORD, Stack
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _require_browser() -> None:
+    missing = [
+        what
+        for what, ok in (
+            (CHROMIUM, os.access(CHROMIUM, os.X_OK)),
+            ("the playwright package", importlib.util.find_spec("playwright") is not None),
+        )
+        if not ok
+    ]
+    if not missing:
+        return
+    reason = (
+        f"{' and '.join(missing)} not installed (apt-get install chromium; pip install playwright)"
+    )
+    if os.environ.get("CODITECT_REQUIRE_BROWSER"):
+        pytest.fail(f"CODITECT_REQUIRE_BROWSER is set but {reason}")
+    pytest.skip(reason)
+
+
+def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 700})
+            app = context.new_page()
+            errors: list[str] = []
+            app.on("pageerror", lambda error: errors.append(str(error)))
+            app.goto(stack.url + "/")
+            app.fill("#email", email)
+            app.fill("#password", PASSWORD)
+            app.click("#register")
+            expect(app.locator("#who")).to_have_text(email)
+            expect(app.locator("#plan-name")).to_have_text("free")
+
+            app.fill("#ws-name", "browser")
+            app.click("#create")
+            row = app.locator("#workspaces tr", has_text="browser")
+            expect(row.locator("td").nth(1)).to_have_text("ready", timeout=30_000)
+            open_ide = row.get_by_role("button", name="Open IDE")
+            expect(open_ide).to_be_visible()
+            app.screenshot(path=str(tmp_path / "app.png"))
+
+            with context.expect_page(timeout=15_000) as opened:
+                open_ide.click()
+            ide = opened.value
+            ide.wait_for_load_state()
+            # Landed on the placeholder IDE through the sidecar; the token is gone from the URL.
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", ide.url), ide.url
+            assert "token" not in ide.url
+            expect(ide).to_have_title("Coditect workspace")
+            cookies = {c["name"]: c for c in context.cookies(ide.url)}
+            session = cookies["coditect_ws_session"]
+            assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
+            assert session["domain"] == "127.0.0.1"  # host-only (no leading dot)
+            # The page's script cannot read the HttpOnly cookie.
+            assert "coditect_ws_session" not in ide.evaluate("document.cookie")
+
+            # The page's WebSocket echo demo, through the sidecar with the cookie.
+            expect(ide.locator("#status")).to_have_text("connected")
+            ide.fill("#msg", "hello from chromium")
+            ide.click("button")
+            expect(ide.locator("#log")).to_contain_text("echo: hello from chromium")
+            ide.screenshot(path=str(tmp_path / "ide.png"))
+
+            # Same origin, no cookie (a fresh context): the sidecar refuses it.
+            stranger = browser.new_context().new_page()
+            response = stranger.goto(ide.url)
+            assert response is not None and response.status == 401
+            assert errors == []
+        finally:
+            browser.close()
