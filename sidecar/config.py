@@ -25,7 +25,8 @@ class Config:
     # Platform token verification: JWKS document and expected `iss`.
     jwks_url: str
     token_issuer: str
-    # Where to report activity, and the workspace credential for that endpoint (never logged).
+    # Where to report activity, and the workspace credential for that endpoint (never logged):
+    # ACTIVITY_TOKEN, or ACTIVITY_TOKEN_FILE naming a file that holds it (a mounted Secret).
     activity_url: str
     activity_token: str = field(repr=False)
     # Theia (or the placeholder IDE) on loopback; only plain http://host:port is supported.
@@ -87,7 +88,7 @@ class Config:
             jwks_url=r.url("JWKS_URL", required=True),
             token_issuer=r.required("TOKEN_ISSUER"),
             activity_url=r.url("ACTIVITY_URL", required=True),
-            activity_token=r.required("ACTIVITY_TOKEN"),
+            activity_token=r.secret("ACTIVITY_TOKEN"),
             upstream_url=r.upstream_url("UPSTREAM_URL", d["upstream_url"]),
             listen_host=r.optional("LISTEN_HOST", d["listen_host"]),
             listen_port=r.port("LISTEN_PORT", d["listen_port"]),
@@ -137,6 +138,22 @@ class _Reader:
         value = self._get(name)
         if value is None:
             raise ConfigError(f"{name} is required but not set")
+        return value
+
+    def secret(self, name: str) -> str:
+        """``name`` itself, or the contents of the file ``<name>_FILE`` names (one, not both)."""
+        path = self._get(f"{name}_FILE")
+        if path is None:
+            return self.required(name)
+        if self._get(name) is not None:
+            raise ConfigError(f"set {name} or {name}_FILE, not both")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE cannot be read: {error.strerror}") from None
+        if not value:
+            raise ConfigError(f"{name}_FILE names an empty file")
         return value
 
     def optional(self, name: str, default: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.accounts import get_license, get_user, write_audit, write_license
 from shared.billing.gateway import GatewayError, ProviderNotFound, StripeGateway
+from shared.billing.grace import index_license
 from shared.billing.licensing import LIVE, decide
 from shared.billing.settings import BillingSettings
 from shared.clock import Clock, isoformat
@@ -484,6 +485,8 @@ class BillingService:
             reason=f"stripe {kind} {event_id}",
             extra=decision.extra,
         )
+        # The grace deadline's index entry moves with the license (the timer reads it).
+        index_license(tr, tenant_id, user_id, current, license_record)
         write_audit(
             tr,
             tenant_id,

@@ -11,6 +11,12 @@ configured by environment and talks to the platform over HTTPS), so the account 
 
 Per workspace: the activity Secret, a PVC, the pod (Theia :3000 + sidecar :8080), a Service and
 an Ingress for ``<workspace slug>.<domain>`` with TLS from cert-manager.
+
+The pod passes checkov's Kubernetes checks (tests/infra/test_checkov.py): a high uid, read-only
+root filesystems (Theia writes only to the disk, an emptyDir ``/tmp`` and an emptyDir home),
+liveness and readiness probes, the activity credential as a mounted file rather than an
+environment variable. What stays is skipped on the pod itself with its reason
+(``checkov.io/skip<n>`` annotations, :func:`_checkov_skips`).
 """
 
 from __future__ import annotations
@@ -50,7 +56,14 @@ HOME = "/home/project"
 THEIA_PORT = 3000
 SIDECAR_PORT = 8080
 METRICS_PORT = 9090
-UID = 1000
+# A high uid (checkov CKV_K8S_40: no clash with a host user); sidecar/Dockerfile uses the same.
+UID = 10001
+# Theia's writable places besides the disk: the root filesystem is read-only.
+TMP = "/tmp"  # noqa: S108 (a mount point in the pod: its own emptyDir, not a host path)
+USER_HOME = "/home/coditect"
+SCRATCH_LIMIT = "2Gi"
+# The sidecar reads its activity credential from this file (ACTIVITY_TOKEN_FILE).
+SECRET_DIR = "/var/run/coditect/activity"
 
 
 def owner_labels(user_id: str, tenant_id: str, workspace_id: str | None = None) -> dict[str, str]:
@@ -277,6 +290,29 @@ _LOCKED_DOWN = {
 }
 
 
+def pinned(image: str) -> bool:
+    """True for an image given by digest (``name@sha256:...``): the same bytes on every node."""
+    return "@sha256:" in image
+
+
+def pull_policy(image: str) -> str:
+    # A tag can be moved to other bytes, so it is re-resolved on every start (checkov
+    # CKV_K8S_15); a digest cannot, so the node's copy is used.
+    return "IfNotPresent" if pinned(image) else "Always"
+
+
+def _checkov_skips(*images: str) -> dict[str, str]:
+    """The checks the pod does not meet, each with its reason, as checkov reads them."""
+    reasons = []
+    if not all(pinned(image) for image in images):
+        reasons.append(
+            "CKV_K8S_43=images come from WORKSPACE_THEIA_IMAGE and WORKSPACE_SIDECAR_IMAGE; "
+            "given as name@sha256 digests this check applies and passes, given as tags they "
+            "are pulled with imagePullPolicy Always (see docs/deploy.md)"
+        )
+    return {f"checkov.io/skip{n}": reason for n, reason in enumerate(reasons, start=1)}
+
+
 def make_pod(
     names: Names,
     labels: dict[str, str],
@@ -287,16 +323,15 @@ def make_pod(
     sidecar_env: dict[str, str],
 ) -> Obj:
     env = [{"name": k, "value": v} for k, v in sidecar_env.items()]
-    env.append(
-        {
-            "name": "ACTIVITY_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": names.secret, "key": ACTIVITY_TOKEN_KEY}},
-        }
-    )
+    # A file, not an environment variable: not inherited by child processes nor shown in the
+    # pod spec's env, and only the sidecar mounts it (Theia runs the user's code).
+    env.append({"name": "ACTIVITY_TOKEN_FILE", "value": f"{SECRET_DIR}/{ACTIVITY_TOKEN_KEY}"})
+    skips = _checkov_skips(theia_image, sidecar_image)
+    extra = {"annotations": skips} if skips else {}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _meta(names.slug, names.namespace, labels),
+        "metadata": _meta(names.slug, names.namespace, labels, **extra),
         "spec": {
             "serviceAccountName": SERVICE_ACCOUNT,
             "automountServiceAccountToken": False,
@@ -315,19 +350,38 @@ def make_pod(
                 {
                     "name": "theia",
                     "image": theia_image,
+                    "imagePullPolicy": pull_policy(theia_image),
+                    # The image's home holds the application; the user's dotfiles, caches and
+                    # Theia's settings go to a scratch home (as ephemeral as the old writable
+                    # layer was); the user's files are on the disk at HOME.
+                    "env": [{"name": "HOME", "value": USER_HOME}],
                     "ports": [{"name": "theia", "containerPort": THEIA_PORT, "protocol": "TCP"}],
                     "resources": _resources(size),
-                    "securityContext": dict(_LOCKED_DOWN),
-                    "volumeMounts": [{"name": "home", "mountPath": HOME}],
+                    "securityContext": {**_LOCKED_DOWN, "readOnlyRootFilesystem": True},
+                    "volumeMounts": [
+                        {"name": "home", "mountPath": HOME},
+                        {"name": "tmp", "mountPath": TMP},
+                        {"name": "user-home", "mountPath": USER_HOME},
+                    ],
                     "readinessProbe": {
                         "tcpSocket": {"port": THEIA_PORT},
                         "periodSeconds": 2,
+                        "failureThreshold": 3,
+                    },
+                    # Generous: a restart costs the user their open terminals, so only a
+                    # Theia that stopped listening for over a minute is restarted.
+                    "livenessProbe": {
+                        "tcpSocket": {"port": THEIA_PORT},
+                        "initialDelaySeconds": 60,
+                        "periodSeconds": 20,
+                        "timeoutSeconds": 5,
                         "failureThreshold": 3,
                     },
                 },
                 {
                     "name": "sidecar",
                     "image": sidecar_image,
+                    "imagePullPolicy": pull_policy(sidecar_image),
                     "ports": [
                         {"name": "http", "containerPort": SIDECAR_PORT, "protocol": "TCP"},
                         {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
@@ -335,6 +389,9 @@ def make_pod(
                     "env": env,
                     "resources": _resources(SIDECAR_SIZE),
                     "securityContext": {**_LOCKED_DOWN, "readOnlyRootFilesystem": True},
+                    "volumeMounts": [
+                        {"name": "activity-token", "mountPath": SECRET_DIR, "readOnly": True}
+                    ],
                     "readinessProbe": {
                         "httpGet": {"path": "/readyz", "port": SIDECAR_PORT},
                         "periodSeconds": 2,
@@ -347,7 +404,16 @@ def make_pod(
                     },
                 },
             ],
-            "volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": names.pvc}}],
+            "volumes": [
+                {"name": "home", "persistentVolumeClaim": {"claimName": names.pvc}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}},
+                {"name": "user-home", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}},
+                {
+                    "name": "activity-token",
+                    # Readable by the pod's group (fsGroup) only, never world-readable.
+                    "secret": {"secretName": names.secret, "defaultMode": 0o440},
+                },
+            ],
         },
     }
 

@@ -35,7 +35,7 @@ from shared.events import PubSubMessage
 from shared.provisioner import objects as o
 from shared.provisioner.kube import KubeError, KubeGateway
 from shared.store import Database, Transaction
-from shared.workspaces import model
+from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings
 
 log = logging.getLogger("coditect.provisioner")
@@ -248,7 +248,9 @@ class Reconciler:
             model.save(tr, new, ws, now)
             ws = new
         model.add_progress(tr, ws, now, [f"provisioner: converging to {ws['desired']}"])
-        return ws
+        # In memory only: when this invocation took the work up (the start deadline counts from
+        # here too, so a start whose message was lost and re-sent later gets its full time).
+        return dict(ws, claimed_at=now)
 
     def _lease_ok(self, tr: Transaction, ws: dict[str, Any], token: str) -> bool:
         lease = model.load(
@@ -284,16 +286,21 @@ class Reconciler:
             return current
         new = dict(current, status=result.status, reason=result.reason)
         new["observed_generation"] = current["generation"]
+        starts_running = False
         if result.status == "ready":
             new["url"] = self._url(current)
             if new.get("running_since") is None:
                 new["running_since"] = now
+                starts_running = True
         elif result.status == "failed":
             new["url"] = None
             model.end_running(tr, new, now)
         elif result.status == "deleted":
             tr.clear(model.secret_key(*ids))
         model.save(tr, new, current, now)
+        if starts_running:
+            # One more workspace using hours: the user's hours may run out sooner.
+            hours.reschedule(tr, ws["tenant_id"], ws["user_id"], now)
         model.add_progress(tr, new, now, result.messages)
         tr.clear(model.lease_key(*ids))
         return True
@@ -576,9 +583,10 @@ class Reconciler:
                     self._check(ws, token, renew=renew)
                     if renew:
                         last_renew = now
-                deadline = (ws.get("start_requested_at") or ws["created_at"]) + (
-                    self.settings.start_deadline_seconds
+                began = max(
+                    ws.get("start_requested_at") or ws["created_at"], ws.get("claimed_at") or 0
                 )
+                deadline = began + self.settings.start_deadline_seconds
                 if self.clock.now() >= deadline:
                     why = f"; last: {last_problem}" if last_problem else ""
                     return self._verdict(

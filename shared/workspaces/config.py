@@ -107,6 +107,12 @@ class WorkspaceSettings:
     failed_mount_limit: int = 3
     # Idle cleanup: candidates handled per transaction, and the production caller's identity.
     cleanup_batch: int = 100
+    # Resync: a workspace still converging (pending, provisioning, starting, stopping,
+    # deleting) this long after its last write has its reconcile published again (a publish
+    # lost after the commit, a message dead-lettered); at most this many per pass. Longer
+    # than a start may take (start deadline + one invocation), so a live one is rarely hit.
+    resync_after_seconds: int = 900
+    resync_batch: int = 200
     scheduler_audience: str = ""
     scheduler_service_account: str = ""
 
@@ -141,6 +147,10 @@ class WorkspaceSettings:
                 env, "PROVISIONER_BUDGET_SECONDS", cls.invocation_budget_seconds
             ),
             max_attempts=_int(env, "PROVISIONER_MAX_ATTEMPTS", cls.max_attempts),
+            resync_after_seconds=_int(
+                env, "WORKSPACE_RESYNC_AFTER_SECONDS", cls.resync_after_seconds
+            ),
+            resync_batch=_int(env, "WORKSPACE_RESYNC_BATCH", cls.resync_batch),
             scheduler_audience=env.get("IDLE_CLEANUP_AUDIENCE", ""),
             scheduler_service_account=env.get("IDLE_CLEANUP_INVOKER", ""),
         )

@@ -1,11 +1,20 @@
-"""Idle cleanup: stop workspaces nobody uses, stop ones past a maximum age, delete stopped ones
-past the retention period. Called by Cloud Scheduler (production) or a timer (local stack).
+"""The scheduled pass. Called by Cloud Scheduler (production) or a timer (local stack), it:
 
-Candidates come from indexes ordered by time (last activity, start, stop), read only up to the
-cut-off, so a pass costs in proportion to the workspaces that qualify, not to all that exist.
-Each batch is one transaction that re-reads every candidate and re-checks it: a heartbeat that
-commits during the pass makes the batch conflict and retry, and then the activity wins.
-Overlapping runs are harmless: the second finds the desired state already changed.
+- stops workspaces nobody uses, stops ones past a maximum age, deletes stopped ones past the
+  retention period;
+- re-publishes the reconcile of workspaces still converging long after their last write (a
+  publish lost between commit and send, a message dead-lettered): level-triggered, so a repeat
+  is harmless and the workspace converges;
+- stops the running workspaces of users whose month's workspace hours are used up (hours.py);
+- applies grace periods that ended: beyond the free plan's running limit, the newest running
+  workspaces stop (shared.billing.grace).
+
+Candidates come from indexes ordered by time (last activity, start, stop, last write, next hours
+check, grace deadline), read only up to the cut-off, so a pass costs in proportion to the
+workspaces that qualify, not to all that exist. Each batch is one transaction that re-reads every
+candidate and re-checks it: a heartbeat that commits during the pass makes the batch conflict and
+retry, and then the activity wins. Overlapping runs are harmless: the second finds the desired
+state already changed (or the index entry already moved).
 """
 
 from __future__ import annotations
@@ -21,9 +30,9 @@ from shared.events import EventsPort
 from shared.plans import Plan, effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import INDEXES
-from shared.workspaces import model
+from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings
-from shared.workspaces.service import publish_reconcile
+from shared.workspaces.service import publish_reconcile, stop_over_limit
 
 log = logging.getLogger("coditect.idle_cleanup")
 # A start or stop in flight is left alone (jupyterhub-idle-culler does the same).
@@ -50,6 +59,9 @@ class IdleCleanup:
         if s.max_age_seconds > 0:
             self._sweep("ws_started", now - s.max_age_seconds, self._too_old, now, stats)
         self._sweep("ws_stopped", now - s.retention_seconds, self._expired, now, stats)
+        self._resync(now, stats)
+        self._hours(now, stats)
+        self._grace(now, stats)
         result = dict(stats)
         log.info("idle cleanup pass", extra={"fields": result})
         return result
@@ -118,6 +130,90 @@ class IdleCleanup:
                     generation=ws["generation"] + 1,
                 )
             begin = rows[-1][0] + b"\x00"
+
+    def _publish_stops(self, stopped: list[dict[str, Any]], reason: str) -> None:
+        for ws in stopped:
+            publish_reconcile(
+                self.events,
+                ws["tenant_id"],
+                ws["workspace_id"],
+                reason,
+                user_id=ws["user_id"],
+                generation=ws["generation"],
+            )
+
+    # -- resync: converging for too long -----------------------------------------------------------
+    def _resync(self, now: float, stats: Counter[str]) -> None:
+        """Re-publish reconcile for up to ``resync_batch`` workspaces lagging past the threshold.
+
+        Each one's record is re-written (its lag entry moves to now) in the transaction that
+        picks it, so overlapping passes publish once and a workspace that stays stuck is retried
+        once per threshold, not on every pass.
+        """
+        cutoff = now - self.settings.resync_after_seconds
+        begin, _ = INDEXES.range("ws_lagging")
+        end = INDEXES.key("ws_lagging", int(cutoff) + 1)
+        rows = self.db.transact(
+            lambda tr: tr.get_range(begin, end, limit=self.settings.resync_batch, snapshot=True)
+        )
+        if not rows:
+            return
+        stats["resync_candidates"] += len(rows)
+        candidates = [INDEXES.unpack(key)[2:] for key, _ in rows]
+        picked = self.db.transact(self._pick_lagging, candidates, cutoff, now)
+        stats["resynced"] += len(picked)
+        self._publish_stops(picked, "resync")
+
+    @staticmethod
+    def _pick_lagging(
+        tr: Transaction, candidates: list[tuple[str, str, str]], cutoff: float, now: float
+    ) -> list[dict[str, Any]]:
+        picked = []
+        for tid, uid, wid in candidates:
+            ws = model.get(tr, tid, uid, wid)
+            if ws is None or ws["status"] not in model.CONVERGING:
+                continue
+            if (ws.get("updated_at") or ws["created_at"]) > cutoff:
+                continue  # written since the entry was read: no longer lagging
+            new = dict(ws, resyncs=ws.get("resyncs", 0) + 1)
+            model.save(tr, new, ws, now)
+            picked.append(new)
+        return picked
+
+    # -- monthly workspace hours -------------------------------------------------------------------
+    def _hours(self, now: float, stats: Counter[str]) -> None:
+        begin, _ = INDEXES.range(hours.INDEX)
+        end = INDEXES.key(hours.INDEX, int(now) + 1)
+        while True:
+            rows = self.db.transact(
+                lambda tr, b=begin: tr.get_range(
+                    b, end, limit=self.settings.cleanup_batch, snapshot=True
+                )
+            )
+            if not rows:
+                return
+            due = [INDEXES.unpack(key)[1:] for key, _ in rows]
+            stats["hours_checked"] += len(due)
+
+            def enforce_all(tr: Transaction, due: list[Any] = due) -> list[dict[str, Any]]:
+                return [ws for at, tid, uid in due for ws in hours.enforce(tr, tid, uid, at, now)]
+
+            stopped = self.db.transact(enforce_all)
+            stats["stopped_hours"] += len(stopped)
+            self._publish_stops(stopped, "hours_used_up")
+            begin = rows[-1][0] + b"\x00"
+
+    # -- grace periods that ended ------------------------------------------------------------------
+    def _grace(self, now: float, stats: Counter[str]) -> None:
+        from shared.billing.grace import expire_grace
+
+        for tid, uid, wids in expire_grace(
+            self.db, now, stop_over_limit, batch=self.settings.cleanup_batch
+        ):
+            stats["grace_expired"] += 1
+            stats["stopped_grace"] += len(wids)
+            for wid in wids:
+                publish_reconcile(self.events, tid, wid, "plan_limit", user_id=uid)
 
     def _apply(
         self, tr: Transaction, candidates: list[tuple[str, str, str]], decide: Decide, now: float

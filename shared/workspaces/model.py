@@ -11,6 +11,10 @@ Layout (tenancy and owner in every key; global indexes hold ids only):
 - ``idx/ws_active/<last_active>/<tid>/<uid>/<wid>``  running workspaces by last activity
 - ``idx/ws_started/<started>/<tid>/<uid>/<wid>``     running workspaces by start (maximum age)
 - ``idx/ws_stopped/<stopped_at>/<tid>/<uid>/<wid>``  stopped workspaces by stop time (retention)
+- ``idx/ws_lagging/<updated_at>/<tid>/<uid>/<wid>``  workspaces whose status is still converging,
+  by their last write (the resync sweep re-publishes those that lag too long)
+- ``t/<tid>/workspace_hours/<uid>`` + ``idx/ws_hours/<check_at>/<tid>/<uid>``  when to check next
+  whether the user's running workspaces used up the month's hours (see hours.py)
 
 Every function takes the caller's transaction, so they compose; index entries are derived from
 the record alone (:func:`index_keys`), and :func:`save` rewrites them in the same transaction.
@@ -40,6 +44,8 @@ STATUSES = (
 )
 # Statuses that end a reconcile: a duplicate message for a converged generation is dropped.
 SETTLED = ("ready", "stopped", "deleted", "failed")
+# The others: the observed state has not caught up with the desired one yet.
+CONVERGING = tuple(s for s in STATUSES if s not in SETTLED)
 PROGRESS_LIMIT = 60
 MESSAGE_LIMIT = 500
 
@@ -86,16 +92,21 @@ def index_keys(ws: dict[str, Any] | None) -> list[bytes]:
     if ws is None:
         return []
     ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+    keys = []
     if ws["desired"] == "running":
         started = ws.get("start_requested_at") or ws["created_at"]
         active = max(ws.get("last_active") or 0, started)
-        return [
+        keys += [
             INDEXES.key("ws_active", int(active), *ids),
             INDEXES.key("ws_started", int(started), *ids),
         ]
-    if ws["desired"] == "stopped" and ws.get("stopped_at"):
-        return [INDEXES.key("ws_stopped", int(ws["stopped_at"]), *ids)]
-    return []
+    elif ws["desired"] == "stopped" and ws.get("stopped_at"):
+        keys.append(INDEXES.key("ws_stopped", int(ws["stopped_at"]), *ids))
+    if ws["status"] in CONVERGING:
+        # Written with the status: a publish lost after the commit still leaves this behind.
+        changed = ws.get("updated_at") or ws["created_at"]
+        keys.append(INDEXES.key("ws_lagging", int(changed), *ids))
+    return keys
 
 
 # -- reads ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from shared.events import RECONCILE_TOPIC, EventsPort
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.web import new_id
-from shared.workspaces import model
+from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings, disk_gb
 
 log = logging.getLogger("coditect.workspaces")
@@ -103,6 +103,8 @@ def stop_over_limit(
     for ws in running[max(0, running_limit) :]:
         model.set_desired(tr, ws, "stopped", now, reason="plan limit")
         stopped.append(ws["workspace_id"])
+    # The plan (and so the month's hours) may have changed: check them by the new allowance.
+    hours.reschedule(tr, tenant_id, user_id, now)
     return stopped
 
 
@@ -158,6 +160,7 @@ class WorkspaceService:
                 "workspace(s); stop one or upgrade",
                 code="plan_limit",
             )
+        hours.check_allowance(tr, plan, claims["tid"], claims["sub"], now, mine)
         return plan, mine
 
     # -- verbs -----------------------------------------------------------------------------------

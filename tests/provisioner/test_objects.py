@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import kubernetes_validate
 import pytest
@@ -153,22 +154,41 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
     spec = pod["spec"]
     assert spec["automountServiceAccountToken"] is False
     assert spec["serviceAccountName"] == "workspace"
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     theia, sidecar = spec["containers"]
     assert theia["image"] == SETTINGS.theia_image
     assert theia["ports"][0]["containerPort"] == 3000
     assert sidecar["image"] == "registry.example/sidecar:1"
     for container in (theia, sidecar):
-        sc = container["securityContext"]
-        assert sc["allowPrivilegeEscalation"] is False
-        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "readOnlyRootFilesystem": True,
+        }
         assert container["resources"]["limits"] and container["resources"]["requests"]
-        assert container["readinessProbe"]
+        assert container["readinessProbe"] and container["livenessProbe"]
+        assert container["imagePullPolicy"] == "Always"  # tags: re-resolved on every start
     assert theia["resources"] == {
         "requests": {"cpu": "500m", "memory": "2Gi"},
         "limits": {"cpu": "2", "memory": "4Gi"},
     }
+    # Theia writes only to the disk and two scratch directories; it never sees the credential.
+    assert theia["env"] == [{"name": "HOME", "value": "/home/coditect"}]
+    assert theia["volumeMounts"] == [
+        {"name": "home", "mountPath": "/home/project"},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "user-home", "mountPath": "/home/coditect"},
+    ]
+    assert theia["livenessProbe"]["tcpSocket"] == {"port": 3000}
     assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
     assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in sidecar["env"]}
@@ -182,12 +202,51 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
         "USER_ID": UID,
         "TENANT_ID": TID,
         "ACTIVITY_URL": f"https://app.example/api/workspaces/{WID}/activity",
-        # The credential comes from the namespace's Secret, never a literal in the spec.
-        "ACTIVITY_TOKEN": {"secretKeyRef": {"name": f"ws-{WID}-activity", "key": "activity-token"}},
+        # The credential is a file from the namespace's Secret, never a literal nor an env var.
+        "ACTIVITY_TOKEN_FILE": "/var/run/coditect/activity/activity-token",
     }
-    assert spec["volumes"] == [
-        {"name": "home", "persistentVolumeClaim": {"claimName": f"ws-{WID}-home"}}
+    assert sidecar["volumeMounts"] == [
+        {"name": "activity-token", "mountPath": "/var/run/coditect/activity", "readOnly": True}
     ]
+    assert spec["volumes"] == [
+        {"name": "home", "persistentVolumeClaim": {"claimName": f"ws-{WID}-home"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+        {"name": "user-home", "emptyDir": {"sizeLimit": "2Gi"}},
+        {
+            "name": "activity-token",
+            "secret": {"secretName": f"ws-{WID}-activity", "defaultMode": 0o440},
+        },
+    ]
+
+
+def test_image_digests_are_pulled_if_not_present_and_need_no_checkov_skip():
+    by_tag = build()["Pod"]
+    reasons = by_tag["metadata"]["annotations"]
+    assert list(reasons) == ["checkov.io/skip1"]
+    assert reasons["checkov.io/skip1"].startswith("CKV_K8S_43=")
+    digest = "registry.example/sidecar@sha256:" + "a" * 64
+    pinned = dataclasses.replace(
+        SETTINGS, theia_image="registry.example/theia@sha256:" + "b" * 64, sidecar_image=digest
+    )
+    pod = next(
+        obj
+        for obj in o.workspace_objects(
+            WS, pinned, activity_token="tok", public_url="https://a.example", issuer="https://a"
+        )
+        if obj["kind"] == "Pod"
+    )
+    assert "annotations" not in pod["metadata"]
+    assert [c["imagePullPolicy"] for c in pod["spec"]["containers"]] == ["IfNotPresent"] * 2
+    # One of the two by tag: still skipped, with its reason.
+    half = dataclasses.replace(pinned, theia_image=SETTINGS.theia_image)
+    assert o.make_pod(
+        o.Names.of(UID, WID),
+        {},
+        theia_image=half.theia_image,
+        sidecar_image=half.sidecar_image,
+        size=o.POD_SIZES["free"],
+        sidecar_env={},
+    )["metadata"]["annotations"]["checkov.io/skip1"].startswith("CKV_K8S_43=")
 
 
 def test_service_selects_exactly_this_workspace_and_hides_metrics():
