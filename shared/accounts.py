@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from shared.store.keys import INDEXES, TENANTS, THROTTLE
 from shared.tokens import TokenService
 from shared.web import new_id
 
+log = logging.getLogger("coditect.accounts")
 REFRESH_AUDIENCE_SUFFIX = "/refresh"
 
 
@@ -291,6 +293,16 @@ class AccountService:
                 tr.set(throttle_key, json.dumps(failures[-50:]).encode())
 
             self.db.transact(record_failure)
+            # The email's hash, not the email: enough to follow an attack, no personal data.
+            log.warning(
+                "login failed",
+                extra={
+                    "fields": {
+                        "email_sha256": email_hash(email)[:16],
+                        "known_email": ids is not None,
+                    }
+                },
+            )
             raise invalid
         rehash = (
             passwords.hash_password(body.password)

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import sys
+import uuid
 from typing import Any
 
 request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
@@ -70,6 +71,8 @@ def configure(component: str, level: str = "INFO") -> None:
     for handler in root.handlers:
         if isinstance(handler.formatter, CloudLoggingFormatter):
             handler.formatter.component = component
+            if isinstance(handler, logging.StreamHandler):
+                handler.stream = sys.stdout  # stdout may have been replaced (and closed) since
             return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(CloudLoggingFormatter(component))
@@ -90,7 +93,6 @@ def trace_fields(headers: Any, project: str, function: str) -> dict[str, str]:
         fields["logging.googleapis.com/trace"] = (
             f"projects/{project}/traces/{trace_id}" if project else trace_id
         )
-    request_id = headers.get("X-Request-Id")
-    if request_id:
-        fields["request_id"] = request_id[:64]
+    # Every line of a request carries an id, the caller's or a fresh one.
+    fields["request_id"] = (headers.get("X-Request-Id") or uuid.uuid4().hex[:16])[:64]
     return fields

@@ -63,6 +63,8 @@ class Router:
         return register
 
     def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return self._healthz, {}
         allowed = []
         for route_method, regex, handler in self._routes:
             found = regex.match(path)
@@ -78,6 +80,10 @@ class Router:
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
         raise ApiError(f"no route for {method} {path}", code="not_found", status=404)
+
+    def _healthz(self, request: Any) -> Reply:
+        """Liveness of this function; every HTTP function answers it without auth."""
+        return Reply(200, {"status": "ok", "function": self.function})
 
     def __call__(self, request: Any) -> Any:
         from flask import Response

@@ -11,11 +11,6 @@ from shared.wiring import services
 router = Router("auth")
 
 
-@router.route("GET", "/healthz")
-def healthz(request: Any) -> Reply:
-    return Reply(200, {"status": "ok"})
-
-
 @router.route("GET", "/.well-known/jwks.json")
 def jwks(request: Any) -> Reply:
     # Public keys change rarely; a short cache keeps verifiers fresh after a rotation.

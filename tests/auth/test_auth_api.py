@@ -365,3 +365,39 @@ def test_login_fails_if_the_password_changes_between_check_and_session(api, serv
     monkeypatch.setattr(passwords, "verify_password", verify_then_lose_password)
     response = api.post("/api/auth/login", json={"email": "race@example.com", "password": PASSWORD})
     assert error_of(response) == (401, "invalid_credentials")
+
+
+def test_every_http_function_answers_healthz(services):
+    import glob
+    import os
+
+    import functions_framework
+
+    from tests.conftest import ROOT
+
+    for source in glob.glob(os.path.join(ROOT, "functions", "*", "main.py")):
+        name = os.path.basename(os.path.dirname(source))
+        if name == "provisioner":  # a Pub/Sub function: no HTTP surface
+            continue
+        client = functions_framework.create_app(name, source).test_client()
+        response = client.get("/healthz")
+        assert response.status_code == 200, name
+        assert response.get_json() == {"status": "ok", "function": name}
+
+
+def test_log_lines_of_a_request_carry_trace_and_request_ids(api, capsys):
+    from shared import logs
+
+    logs.configure("test")
+    api.post(
+        "/api/auth/login",
+        json={"email": "x@example.com", "password": "y" * 12},
+        headers={"X-Cloud-Trace-Context": "abc123/1;o=1"},
+    )
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    assert lines, "a failed login writes a log line"
+    assert all(line.get("request_id") for line in lines)
+    assert any(line.get("logging.googleapis.com/trace", "").endswith("abc123") for line in lines)
+    assert all(line.get("function") == "auth" for line in lines)
