@@ -68,6 +68,10 @@ class StripeGateway(Protocol):
         """The subscription as Stripe holds it now, normalised by :func:`normalize_subscription`."""
         ...
 
+    def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's subscriptions that are not canceled, normalised, newest first."""
+        ...
+
     def create_checkout_session(
         self,
         *,
@@ -287,6 +291,14 @@ class StripeClientGateway:
         return normalize_subscription(
             self._call(lambda: self._api.subscriptions.retrieve(subscription_id))
         )
+
+    def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        # Stripe's default filter leaves canceled ones out; a customer holds one or two.
+        found = self._call(
+            lambda: self._api.subscriptions.list(params={"customer": customer_id, "limit": 20})
+        )
+        subs = [normalize_subscription(sub) for sub in found.get("data") or []]
+        return sorted(subs, key=lambda sub: sub.get("created") or 0, reverse=True)
 
     def create_checkout_session(
         self,

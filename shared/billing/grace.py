@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from shared.accounts import get_license, write_audit
+from shared.accounts import get_license, write_audit, write_license
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import INDEXES
@@ -90,6 +90,22 @@ def _expire(
         user_id = json.loads(raw)["user_id"]
         limit = effective_plan(license_record, now).limits.running_workspaces
         stopped = list(stop_over_limit(tr, tenant_id, user_id, limit, now))
+        # The plan's limits change here (the free plan's apply), so the license history says so.
+        kept = {
+            k: v
+            for k, v in license_record.items()
+            if k not in ("license_id", "previous_license_id", "updated_at", "plan", "status")
+        }
+        write_license(
+            tr,
+            tenant_id,
+            now,
+            plan=license_record["plan"],
+            status="past_due",
+            action="grace_expired",
+            reason="payment not recovered within the grace period",
+            extra={**kept, "grace_expired_at": int(now)},
+        )
         write_audit(
             tr,
             tenant_id,

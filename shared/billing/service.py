@@ -18,7 +18,7 @@ from typing import Any
 from shared.accounts import get_license, get_user, write_audit, write_license
 from shared.billing.gateway import GatewayError, ProviderNotFound, StripeGateway
 from shared.billing.grace import index_license
-from shared.billing.licensing import LIVE, decide
+from shared.billing.licensing import LIVE, decide, license_status
 from shared.billing.settings import BillingSettings
 from shared.clock import Clock, isoformat
 from shared.errors import ApiError, BadRequest, Conflict, Unprocessable
@@ -334,21 +334,25 @@ class BillingService:
         secrets = self._webhook_secrets()
         if not secrets:
             raise BillingFailed("webhook secret is not configured", code="billing_not_configured")
-        text = payload.decode("utf-8", errors="replace")
+        try:
+            text = payload.decode("utf-8")  # Stripe signs UTF-8 JSON; anything else is not its
+        except UnicodeDecodeError:
+            raise WebhookRejected("signature verification failed") from None
+        event: Any = None
         for secret in secrets:  # newest first: a rotation accepts both for a while
             try:
-                stripe.WebhookSignature.verify_header(
+                # Verifies the signature and the 300 s tolerance on the raw body, then parses.
+                event = stripe.Webhook.construct_event(
                     text, signature, secret.decode(), self.settings.webhook_tolerance_seconds
                 )
                 break
             except stripe.SignatureVerificationError:
                 continue
+            except Exception:  # signed, but not JSON or not an event Stripe would send
+                raise WebhookRejected("not a Stripe event", code="malformed_event") from None
         else:
             raise WebhookRejected("signature verification failed")
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            raise WebhookRejected("payload is not JSON", code="malformed_event") from None
+        event = event.to_dict()
         if (
             not isinstance(event, dict)
             or not isinstance(event.get("id"), str)
@@ -376,6 +380,8 @@ class BillingService:
                 # Stripe's current state, not the event's snapshot: late events then carry
                 # nothing stale, and localstripe's missing "updated" events do not matter.
                 subscription = self.gateway.retrieve_subscription(subscription_id)
+                if subscription and license_status(subscription.get("status")) not in LIVE:
+                    subscription = self._live_instead(subscription)
             except ProviderNotFound:
                 subscription = None
             except GatewayError as error:
@@ -398,6 +404,25 @@ class BillingService:
         )
         self._publish_stops(result.tenant_id, result.user_id, list(result.stopped))
         return result
+
+    def _live_instead(self, subscription: dict[str, Any]) -> dict[str, Any]:
+        """A live subscription of the same customer, if there is one, else ``subscription``.
+
+        A customer can hold two (a 3-D Secure sign-up confirmed after a Checkout went through):
+        when one of them ends or is unpaid, the license follows the one still being paid for,
+        so access never drops while Stripe is charging.
+        """
+        customer_id = subscription.get("customer")
+        if not customer_id:
+            return subscription
+        live = [
+            sub
+            for sub in self.gateway.list_subscriptions(customer_id)
+            if sub["id"] != subscription["id"] and license_status(sub.get("status")) in LIVE
+        ]
+        # Paid in full before past due; then the newest (the list is newest first).
+        live.sort(key=lambda sub: license_status(sub.get("status")) != "active")
+        return live[0] if live else subscription
 
     def _publish_stops(
         self, tenant_id: str | None, user_id: str | None, workspace_ids: list[str] | None

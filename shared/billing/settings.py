@@ -42,6 +42,8 @@ class BillingSettings:
     def __post_init__(self) -> None:
         if self.flavor not in FLAVORS:
             raise ValueError(f"CODITECT_STRIPE_FLAVOR must be one of {FLAVORS}")
+        if self.grace_seconds < 0:
+            raise ValueError("CODITECT_BILLING_GRACE_DAYS must not be negative")
 
     def price_for(self, plan: str) -> str:
         ids = self.prices.get(plan) or ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -59,26 +60,36 @@ class Http:
         import requests
 
         try:
-            response = self._get_session().request(
+            # Streamed, so an endpoint answering without end cannot fill the memory.
+            with self._get_session().request(
                 method,
                 url,
                 headers={"Accept": "application/json", **(headers or {})},
                 data=data,
                 timeout=self._timeout,
                 allow_redirects=False,
-            )
+                stream=True,
+            ) as response:
+                raw = b""
+                for chunk in response.iter_content(64 * 1024):
+                    raw += chunk
+                    if len(raw) > MAX_RESPONSE_BYTES:
+                        log.warning(
+                            "identity provider answered too much", extra={"fields": {"url": url}}
+                        )
+                        raise OAuthFailure("provider_error", f"{url} answered over 1 MiB")
+                status = response.status_code
         except requests.RequestException as error:
             log.warning(
                 "identity provider unreachable",
                 extra={"fields": {"url": url, "error": type(error).__name__}},
             )
             raise OAuthFailure("provider_unavailable", type(error).__name__) from None
-        raw = response.content[:MAX_RESPONSE_BYTES]
         try:
-            body = response.json() if raw else None
-        except ValueError:
+            body = json.loads(raw) if raw else None
+        except ValueError:  # includes UnicodeDecodeError
             body = None
-        return response.status_code, body
+        return status, body
 
     def get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
         status, body = self.request("GET", url, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +18,14 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: Any) -> Iterator[str]:
+def data_dir(tmp_path_factory: Any) -> str:
+    return str(tmp_path_factory.mktemp("devstack") / "data")
+
+
+@pytest.fixture(scope="module")
+def stack(data_dir: str) -> Iterator[str]:
     """One ``python -m devstack`` for the module: starting it takes seconds."""
-    with running_stack(str(tmp_path_factory.mktemp("devstack") / "data"), free_port()) as url:
+    with running_stack(data_dir, free_port()) as url:
         yield url
 
 
@@ -40,7 +46,24 @@ def me(url: str, token: str) -> dict[str, Any]:
     return response.json()
 
 
-def test_paid_signup_activates_by_webhook_and_portal_cancel_returns_to_free(stack):
+def workspaces(url: str, auth: dict[str, str]) -> dict[str, dict[str, Any]]:
+    response = requests.get(f"{url}/api/workspaces", headers=auth, timeout=10)
+    assert response.status_code == 200, response.text
+    return {ws["name"]: ws for ws in response.json()["workspaces"]}
+
+
+def volumes(data_dir: str, user_id: str) -> set[str]:
+    """The user's PersistentVolumeClaims, read from the local Kubernetes API stand-in."""
+    from kubernetes import client, config
+
+    from shared.provisioner.slugs import user_namespace
+
+    api = client.CoreV1Api(config.new_client_from_config(os.path.join(data_dir, "kubeconfig")))
+    found = api.list_namespaced_persistent_volume_claim(user_namespace(user_id))
+    return {pvc.metadata.name for pvc in found.items}
+
+
+def test_paid_signup_activates_by_webhook_and_portal_cancel_returns_to_free(stack, data_dir):
     url = stack
     health = requests.get(f"{url}/healthz", timeout=5).json()
     assert any(line.startswith("localstripe ") for line in health["components"])
@@ -63,6 +86,18 @@ def test_paid_signup_activates_by_webhook_and_portal_cancel_returns_to_free(stac
     assert wait_for(lambda: me(url, token)["plan"] == "starter"), me(url, token)
 
     auth = {"Authorization": f"Bearer {token}"}
+    # Two running workspaces on starter (it allows three), both ready with their volumes.
+    for name in ("older", "newer"):
+        made = requests.post(f"{url}/api/workspaces", json={"name": name}, headers=auth, timeout=30)
+        assert made.status_code == 202, made.text
+        time.sleep(1.1)  # distinct creation times: "newest first" is then unambiguous
+    assert wait_for(
+        lambda: {ws["status"] for ws in workspaces(url, auth).values()} == {"ready"}, 60
+    ), workspaces(url, auth)
+    user_id = body["user"]["user_id"]
+    claims_before = volumes(data_dir, user_id)
+    assert len(claims_before) == 2
+
     portal = requests.post(f"{url}/api/billing/portal", headers=auth, timeout=30)
     assert portal.status_code == 200, portal.text
     page = requests.get(portal.json()["url"], timeout=10)
@@ -82,7 +117,23 @@ def test_paid_signup_activates_by_webhook_and_portal_cancel_returns_to_free(stac
     assert wait_for(lambda: me(url, token)["plan"] == "free"), me(url, token)
     found = me(url, token)
     assert found["license"]["status"] == "canceled"
+    assert found["limits"] == {
+        "llm_requests_per_month": 100,
+        "storage_gb": 1,
+        "workspace_hours_per_month": 10,
+        "running_workspaces": 1,
+    }
     assert found["user"]["email"] == "paid@example.com"
+    # Free allows one running workspace: the newer one stops, the older keeps running, and
+    # nothing is deleted (both workspaces and both volumes remain).
+    assert wait_for(lambda: workspaces(url, auth)["newer"]["status"] == "stopped", 60), workspaces(
+        url, auth
+    )
+    after = workspaces(url, auth)
+    assert set(after) == {"older", "newer"}
+    assert after["newer"]["desired_state"] == "stopped"
+    assert (after["older"]["desired_state"], after["older"]["status"]) == ("running", "ready")
+    assert volumes(data_dir, user_id) == claims_before
 
 
 def test_checkout_stand_in_ends_with_a_signed_webhook_that_activates(stack):

@@ -3,11 +3,14 @@ ordering rules of ``shared.billing.licensing.decide`` on their own."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
+from shared.accounts import get_license
 from shared.billing.licensing import decide
 from shared.events import RECONCILE_TOPIC, decode_event
+from shared.store.keys import TENANTS
 from shared.workspaces import model
 from shared.workspaces.config import WorkspaceSettings
 from shared.workspaces.service import CreateWorkspace, WorkspaceService
@@ -63,6 +66,50 @@ def test_downgrade_below_running_workspaces_stops_the_newest_and_deletes_nothing
     assert sorted(m["workspace_id"] for m in published) == sorted(created[1:])
     after = services.db.transact(lambda tr: model.list_for_user(tr, tid, uid))
     assert sorted(ws["desired"] for ws in after) == ["running", "stopped", "stopped"]
+
+
+def test_plan_switch_in_the_portal_downgrades_through_subscription_updated(
+    api, billing, services, localstripe, clock, events
+):
+    """pro -> starter with four running: customer.subscription.updated stops the newest one."""
+    body = register(api, "switch@example.com", plan="pro", payment_method_id="pm_card_visa")
+    sub_id = body["subscription"]["id"]
+    client = localstripe.client
+    sub = client.v1.subscriptions.retrieve(sub_id)
+    assert post_event(api, subscription_event("customer.subscription.created", sub)).status_code
+    claims = services.accounts.authenticate(body["access_token"])
+    workspaces = WorkspaceService(services.db, events, clock, services.tokens, WorkspaceSettings())
+    created = []
+    for name in ("a", "b", "c", "d"):
+        created.append(workspaces.create(claims, CreateWorkspace(name=name))["workspace_id"])
+        clock.advance(1)
+    events.drain()
+
+    item = sub["items"]["data"][0]["id"]
+    switched = client.v1.subscriptions.update(
+        sub_id, params={"items": [{"id": item, "plan": localstripe.prices["starter"][0]}]}
+    )
+    response = post_event(api, subscription_event("customer.subscription.updated", switched))
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "applied"
+    events.drain()
+
+    tid, uid = body["user"]["tenant_id"], body["user"]["user_id"]
+    license_record = services.db.transact(lambda tr: get_license(tr, tid))
+    assert (license_record["plan"], license_record["status"]) == ("starter", "active")
+    stored = {
+        ws["workspace_id"]: ws["desired"]
+        for ws in services.db.transact(lambda tr: model.list_for_user(tr, tid, uid))
+    }
+    assert set(stored) == set(created)  # nothing deleted
+    assert [stored[w] for w in created] == ["running", "running", "running", "stopped"]
+    begin, end = TENANTS[tid].range("license_history")
+    rows = services.db.transact(lambda tr: tr.get_range(begin, end))
+    assert sorted(json.loads(v)["action"] for _, v in rows) == [
+        "activated",
+        "created",
+        "plan_changed",
+    ]
 
 
 # -- decide(): the ordering rules ---------------------------------------------------------------

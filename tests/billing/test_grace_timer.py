@@ -102,6 +102,10 @@ def test_grace_end_stops_the_newest_workspaces_beyond_the_free_limit(
     expired = [a for a in audit if a.get("type") == "billing.grace_expired"]
     assert len(expired) == 1, audit
     assert expired[0]["running_limit"] == 1 and sorted(expired[0]["stopped"]) == sorted(created[1:])
+    begin, end = TENANTS[tid].range("license_history")
+    history = [json.loads(v) for _, v in services.db.transact(lambda tr: tr.get_range(begin, end))]
+    assert history[-1]["action"] == "grace_expired"
+    assert (history[-1]["plan"], history[-1]["status"]) == ("starter", "past_due")
 
     # The next pass has nothing to do; a start beyond the free limit is refused.
     assert cleanup.run().get("grace_expired", 0) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+import pytest
+
 from shared.billing.gateway import StripeClientGateway
 from shared.billing.settings import BillingSettings
 
@@ -101,3 +103,43 @@ def test_current_api_subscription_shape_maps_to_its_plan():
     settings = BillingSettings(prices={"pro": ("price_pro", "price_pro_2024")})
     assert settings.plan_for_price("price_pro_2024") == "pro"
     assert settings.price_for("pro") == "price_pro"
+
+
+def test_customer_and_card_calls_carry_idempotency_keys(httpserver):
+    httpserver.expect_request("/v1/customers", method="POST").respond_with_json(
+        {"id": "cus_7", "object": "customer"}
+    )
+    httpserver.expect_request("/v1/payment_methods/pm_1/attach", method="POST").respond_with_json(
+        {"id": "pm_1", "object": "payment_method", "customer": "cus_7"}
+    )
+    httpserver.expect_request("/v1/customers/cus_7", method="POST").respond_with_json(
+        {"id": "cus_7", "object": "customer"}
+    )
+    settings = BillingSettings(api_base=httpserver.url_for("").rstrip("/"), network_retries=0)
+    gateway = StripeClientGateway(lambda: "sk_test_dialect", settings)
+    gateway.create_customer(
+        email="a@example.com",
+        name=None,
+        metadata={"tenant_id": "t1", "user_id": "u1"},
+        idempotency_key="coditect-customer-t1",
+    )
+    gateway.set_default_payment_method("cus_7", "pm_1", idempotency_key="coditect-pm-u1")
+    (customer, _), (attach, _), (update, _) = httpserver.log
+    assert customer.headers["Idempotency-Key"] == "coditect-customer-t1"
+    assert form(customer) == {
+        "email": "a@example.com",
+        "metadata[tenant_id]": "t1",
+        "metadata[user_id]": "u1",
+    }
+    assert attach.headers["Idempotency-Key"] == "coditect-pm-u1:attach"
+    assert form(attach) == {"customer": "cus_7"}
+    assert update.headers["Idempotency-Key"] == "coditect-pm-u1:default"
+    assert form(update) == {"invoice_settings[default_payment_method]": "pm_1"}
+
+
+def test_grace_period_is_configurable_in_days():
+    assert BillingSettings.from_env({}).grace_seconds == 7 * 24 * 3600
+    assert BillingSettings.from_env({"CODITECT_BILLING_GRACE_DAYS": "3"}).grace_seconds == 3 * 86400
+    assert BillingSettings.from_env({"CODITECT_BILLING_GRACE_DAYS": "0.5"}).grace_seconds == 43200
+    with pytest.raises(ValueError, match="GRACE_DAYS"):
+        BillingSettings.from_env({"CODITECT_BILLING_GRACE_DAYS": "-1"})

@@ -323,5 +323,82 @@ def test_an_abandoned_signup_expiring_does_not_end_a_paid_checkout(
 
     expired = client.v1.subscriptions.cancel(sub_a.id)  # A ends (incomplete_expired in Stripe)
     late = post_event(api, subscription_event("customer.subscription.deleted", expired))
-    assert late.get_json()["outcome"] == "other_subscription"
+    # A ended, but the customer still pays for B: the license keeps following B.
+    assert late.get_json()["outcome"] in ("unchanged", "stale")
     assert me(api, body)["plan"] == "pro"
+    tracked = services.db.transact(lambda tr: get_license(tr, body["user"]["tenant_id"]))
+    assert tracked["stripe_subscription_id"] == sub_b.id
+
+
+def test_ending_one_of_two_paid_subscriptions_keeps_the_one_still_charged(
+    api, billing, services, localstripe
+):
+    # Two live subscriptions on one customer (a 3-D Secure sign-up confirmed after a Checkout):
+    # the license follows the latest event, and when that one is canceled it must fall back to
+    # the one Stripe still charges for, not to free.
+    body, sub_a = paid_user(api, "twice@example.com")
+    activate(api, localstripe, sub_a)
+    client = localstripe.client
+    customer = client.v1.subscriptions.retrieve(sub_a).customer
+    sub_b = client.v1.subscriptions.create(
+        params={"customer": customer, "items": [{"plan": localstripe.prices["pro"][0]}]}
+    )
+    assert sub_b.status == "active"
+    assert (
+        post_event(api, subscription_event("customer.subscription.created", sub_b)).get_json()[
+            "outcome"
+        ]
+        == "applied"
+    )
+    assert me(api, body)["plan"] == "pro"
+
+    canceled = client.v1.subscriptions.cancel(sub_b.id)
+    response = post_event(api, subscription_event("customer.subscription.deleted", canceled))
+    assert response.get_json()["outcome"] == "applied"
+    found = me(api, body)
+    assert (found["plan"], found["license"]["status"]) == ("starter", "active")
+    tracked = services.db.transact(lambda tr: get_license(tr, body["user"]["tenant_id"]))
+    assert tracked["stripe_subscription_id"] == sub_a
+    actions = [e["action"] for e in history(services, body["user"]["tenant_id"])]
+    assert actions == ["created", "activated", "plan_changed", "plan_changed"]
+
+    # Once the last one is canceled too, the user is back on free.
+    last = client.v1.subscriptions.cancel(sub_a)
+    response = post_event(api, subscription_event("customer.subscription.deleted", last))
+    assert response.get_json()["outcome"] == "applied"
+    assert me(api, body)["plan"] == "free"
+
+
+def test_signed_bodies_that_are_not_json_or_not_utf8_are_400_with_nothing_written(
+    api, billing, services
+):
+    not_json = post_event(api, "{not json")
+    assert not_json.status_code == 400
+    assert not_json.get_json()["error"]["code"] == "malformed_event"
+    a_list = post_event(api, "[1, 2]")
+    assert a_list.status_code == 400
+    assert a_list.get_json()["error"]["code"] == "malformed_event"
+    raw = api.post(
+        "/webhooks/stripe",
+        data=b'{"id": "evt_\xff"}',
+        headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"},
+    )
+    assert raw.status_code == 400
+    assert raw.get_json()["error"]["code"] == "invalid_signature"
+    assert processed_count(services) == 0
+
+
+def test_a_rotated_webhook_secret_accepts_the_newest_two_versions_only(
+    api, billing, services, localstripe
+):
+    from shared.secret_names import STRIPE_WEBHOOK_SECRET
+    from tests.billing.conftest import WEBHOOK_SECRET
+
+    services.secrets.add_version(STRIPE_WEBHOOK_SECRET, b"whsec_rotated_second_0123456789")
+    services.secrets.add_version(STRIPE_WEBHOOK_SECRET, b"whsec_rotated_third_0123456789")
+    event = make_event("charge.refunded", {"id": "ch_1"})
+    assert post_event(api, event, secret="whsec_rotated_third_0123456789").status_code == 200
+    assert post_event(api, event, secret="whsec_rotated_second_0123456789").status_code == 200
+    oldest = post_event(api, event, secret=WEBHOOK_SECRET)  # three versions back: retired
+    assert oldest.status_code == 400
+    assert oldest.get_json()["error"]["code"] == "invalid_signature"

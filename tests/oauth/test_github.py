@@ -218,3 +218,10 @@ def test_github_unreachable_is_a_readable_error(api, github, services, httpserve
     httpserver.clear_all_handlers()
     httpserver.expect_request("/login/oauth/access_token").respond_with_data("oops", status=502)
     refused(api, services, path, "code_exchange_failed")
+
+
+@pytest.mark.parametrize("user_id", ["4242", None, True, 0])
+def test_user_without_a_numeric_id_is_refused(api, github, services, user_id):
+    # The login alone never identifies anybody; an id that is not a positive number is refused.
+    github.user = {"id": user_id, "login": "ada-gh"}
+    refused(api, services, github.authorize(start(api)), "provider_error")

@@ -11,7 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.oauth.cookie import COOKIE_NAME
+from shared.oauth.common import Http
+from shared.oauth.cookie import COOKIE_NAME, pkce_challenge
 from shared.oauth.errors import OAuthFailure
 from shared.store.keys import INDEXES
 from tests.conftest import bearer, register
@@ -39,10 +40,14 @@ def state_cookie(api: Any) -> str | None:
     return cookie.value if cookie else None
 
 
-def cookie_state(api: Any) -> str:
-    """The state inside the browser's cookie (its payload is signed, not secret)."""
+def cookie_field(api: Any, name: str) -> str:
+    """A field of the browser's state cookie (its payload is signed, not secret)."""
     payload = state_cookie(api).partition(".")[0]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["s"]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[name]
+
+
+def cookie_state(api: Any) -> str:
+    return cookie_field(api, "s")
 
 
 def finish(api: Any, callback_url: str) -> dict[str, str]:
@@ -84,6 +89,9 @@ def test_start_redirects_with_state_pkce_nonce_and_a_locked_down_cookie(api, oau
         assert attribute in cookie
     # the cookie holds this flow's state (signed), so the callback can bind it to the browser
     assert cookie_state(api) == params["state"]
+    # and the PKCE verifier whose S256 is the challenge sent (RFC 7636, 43+ characters)
+    verifier = cookie_field(api, "v")
+    assert len(verifier) >= 43 and pkce_challenge(verifier) == params["code_challenge"]
 
 
 def test_new_user_signs_up_with_google_on_the_free_plan(api, oauth, services):
@@ -139,6 +147,9 @@ def test_one_time_code_is_single_use(api, oauth, services):
 
 
 def test_one_time_code_expires_after_60_seconds(api, oauth, services, clock):
+    kept = finish(api, sign_in_at_google(start(api), "g-new"))
+    clock.advance(59)
+    assert exchange(api, kept["oauth_code"]).status_code == 200  # still valid just inside 60 s
     landed = finish(api, sign_in_at_google(start(api), "g-new"))
     clock.advance(61)
     before = dump_store(services)
@@ -367,3 +378,71 @@ def test_expired_codes_and_used_states_are_swept_by_later_sign_ins(api, oauth, s
     )
     assert outcome == ("ok", "signed_up")
     assert services.db.transact(lambda tr: (tr.get(code_key), tr.get(state_key))) == (None, None)
+
+
+class RecordingHttp(Http):
+    """The real HTTP client, keeping what was posted (to see what Google's token endpoint got)."""
+
+    def __init__(self) -> None:
+        super().__init__(10.0)
+        self.posted: list[dict[str, str]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+        if method == "POST":
+            self.posted.append(dict(kwargs.get("data") or {}))
+        return super().request(method, url, **kwargs)
+
+
+def test_google_code_exchange_proves_pkce_and_the_client(api, services, oauth_settings):
+    # oidc-provider-mock does not check PKCE, so the token request is looked at here: it must
+    # carry the verifier whose S256 the authorize step sent, and our client credentials.
+    from shared.oauth.google import GoogleProvider
+    from shared.oauth.service import OAuthService
+    from shared.secret_names import GOOGLE_OAUTH_CLIENT_SECRET
+    from tests.oauth.conftest import GOOGLE_SECRET
+
+    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, GOOGLE_SECRET.encode())
+    http = RecordingHttp()
+    built = OAuthService.build(services, oauth_settings)
+    google = GoogleProvider(oauth_settings.google_discovery_url, http, services.clock, 60)
+    built.providers = {**built.providers, "google": google}
+    services.get_or_create("oauth", lambda: built)
+    authorize = start(api)
+    landed = finish(api, sign_in_at_google(authorize, "g-new"))
+    assert "oauth_code" in landed
+    [posted] = http.posted
+    assert pkce_challenge(posted["code_verifier"]) == query(authorize)["code_challenge"]
+    assert posted["client_id"] == GOOGLE_CLIENT_ID and posted["client_secret"] == GOOGLE_SECRET
+    assert posted["redirect_uri"] == "http://testserver/api/auth/oauth/google/callback"
+
+
+class BrokenProvider:
+    """A provider that fails in a way nobody planned for."""
+
+    name = "google"
+
+    def authorize_url(self, client: Any, **params: str) -> str:
+        return "http://provider.invalid/authorize?" + params["state"]
+
+    def fetch_identity(self, client: Any, **params: str) -> Any:
+        raise RuntimeError("boom: secret detail that must not reach the browser")
+
+
+def test_unexpected_failure_redirects_with_server_error_and_writes_nothing(
+    api, services, oauth_settings
+):
+    from shared.oauth.service import OAuthService
+    from shared.secret_names import GOOGLE_OAUTH_CLIENT_SECRET
+
+    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, b"s")
+    built = OAuthService.build(services, oauth_settings)
+    built.providers = {**built.providers, "google": BrokenProvider()}
+    services.get_or_create("oauth", lambda: built)
+    state = urlsplit(start(api)).query
+    before = dump_store(services)
+    response = api.get(f"{CALLBACK}?code=c&state={state}")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert query(location) == {"oauth_error": "server_error", "provider": "google"}
+    assert "boom" not in location and "boom" not in response.get_data(as_text=True)
+    assert dump_store(services) == before
