@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from shared.provisioner.objects import sidecar_env as pod_sidecar_env
 from shared.workspaces import model
 
 log = logging.getLogger("coditect.devstack.dataplane")
@@ -227,20 +228,17 @@ class LocalDataPlane:
         log_path = os.path.join(self.dir, f"{wid}.log")
         base = {k: self._environ[k] for k in INHERITED if k in self._environ}
         base.update(PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        # The pod spec's own environment (so a variable added there reaches local sidecars
+        # too), with local ports and the credential as a variable instead of a mounted file.
         sidecar_env = {
             **base,
             **self._pass_through(),
+            **pod_sidecar_env(ws, self.platform_url, self.issuer),
             "UPSTREAM_URL": f"http://{HOST}:{ide_port}",
             "LISTEN_HOST": HOST,
             "LISTEN_PORT": str(port),
             "METRICS_HOST": HOST,
             "METRICS_PORT": str(metrics_port),
-            "JWKS_URL": f"{self.platform_url}/.well-known/jwks.json",
-            "TOKEN_ISSUER": self.issuer,
-            "WORKSPACE_ID": wid,
-            "USER_ID": ws["user_id"],
-            "TENANT_ID": ws["tenant_id"],
-            "ACTIVITY_URL": f"{self.platform_url}/api/workspaces/{wid}/activity",
             "ACTIVITY_TOKEN": credential,
         }
         sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(SHUTDOWN_GRACE_SECONDS))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -94,6 +95,28 @@ class Sidecar:
 SIDECAR = web.AppKey("sidecar", Sidecar)
 
 
+def _same_origin(request: web.Request) -> bool:
+    """A browser's WebSocket handshake carries Origin; it must be this host.
+
+    SameSite=Lax still sends our cookie from a sibling subdomain (another workspace host is the
+    same site), so without this a page there could open the IDE's socket as the owner
+    (cross-site WebSocket hijacking). No Origin: not a browser, which cannot be made to send our
+    cookie by someone else's page. Schemes are not compared: TLS ends at the ingress.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    netloc = urlsplit(origin).netloc.lower()
+    return bool(netloc) and _strip_default_port(netloc) == _strip_default_port(request.host.lower())
+
+
+def _strip_default_port(host: str) -> str:
+    for suffix in (":80", ":443"):
+        if host.endswith(suffix):
+            return host[: -len(suffix)]
+    return host
+
+
 def _is_upgrade(request: web.Request) -> bool:
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return False
@@ -168,6 +191,12 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         if websocket:
             return error_response(403, exc.code, exc.message)
         return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+    if websocket and principal.via_cookie and not _same_origin(request):
+        metrics.auth_failures.labels("origin").inc()
+        log.info("websocket from another origin refused", extra={"path": request.path})
+        return error_response(
+            403, "forbidden_origin", "This WebSocket was opened from a page on another origin."
+        )
 
     if sidecar.active_connections >= sidecar.config.max_connections:
         metrics.rejected.labels("max_connections").inc()

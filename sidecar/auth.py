@@ -46,6 +46,8 @@ class Principal:
     tid: str
     # Set when the credential is a session cookie that should be re-issued.
     renew_session: bool = False
+    # The browser sent this credential by itself (cookie), so the request's Origin matters.
+    via_cookie: bool = False
 
 
 class JwksCache:
@@ -246,4 +248,5 @@ class Authenticator:
             sub=claims["sub"],
             tid=claims["tid"],
             renew_session=age > self._cfg.session_ttl_seconds / 2,
+            via_cookie=True,
         )

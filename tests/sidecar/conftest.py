@@ -174,6 +174,8 @@ class Upstream:
     ws_paths: list[str] = field(default_factory=list)
     ws_received: list[Any] = field(default_factory=list)
     ws_open: int = 0
+    # /wsraw: control frames as the upstream saw them, e.g. ("ping", b"data").
+    ws_control: list[tuple[str, bytes]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stall: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -272,6 +274,20 @@ def upstream_app(state: Upstream) -> web.Application:
             elif msg.type in (WSMsgType.CLOSED, WSMsgType.ERROR):
                 break
 
+    async def ws_raw(request: web.Request) -> web.StreamResponse:
+        # No autoping: pings and pongs reach this handler, so the test sees what arrived.
+        sock = web.WebSocketResponse(autoping=False)
+        await sock.prepare(request)
+        async for msg in sock:
+            if msg.type == WSMsgType.PING:
+                state.ws_control.append(("ping", msg.data))
+                await sock.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                state.ws_control.append(("pong", msg.data))
+            elif msg.type == WSMsgType.TEXT and msg.data == "ping-me":
+                await sock.ping(b"from-upstream")
+        return sock
+
     async def refuse_ws(request: web.Request) -> web.Response:
         return web.Response(status=404, text="no such socket")
 
@@ -283,6 +299,7 @@ def upstream_app(state: Upstream) -> web.Application:
     app.router.add_get("/stall", stall)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/ws", ws)
+    app.router.add_get("/wsraw", ws_raw)
     app.router.add_get("/nows", refuse_ws)
     return app
 

@@ -249,6 +249,40 @@ async def test_bad_bearer_tokens_refused(
     assert excinfo.value.status == 403
 
 
+async def test_cookie_websocket_from_another_origin_refused(
+    sidecar: SidecarUnderTest, client: aiohttp.ClientSession
+) -> None:
+    # SameSite=Lax sends the cookie from a sibling subdomain (same site): the Origin decides.
+    cookie = {"Cookie": f"{COOKIE}={await sidecar.launch(client)}"}
+    client.cookie_jar.clear()  # sent explicitly below, so the Bearer case goes without it
+    host = sidecar.url.removeprefix("http://")
+    for origin in ("https://other-workspace.coditect.test", "null", f"http://{host}.evil.test"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as excinfo:
+            await client.ws_connect(sidecar.ws_url(), headers={**cookie, "Origin": origin})
+        assert excinfo.value.status == 403
+    assert sidecar.upstream.ws_paths == []  # nothing reached the IDE
+    registry = sidecar.state.metrics.registry
+    assert registry.get_sample_value("sidecar_auth_failures_total", {"reason": "origin"}) == 3
+
+    # The IDE's own page (same host, any scheme: TLS ends at the ingress) and non-browser
+    # clients (no Origin) get through; so does a Bearer token, which no page can make a
+    # browser send.
+    for headers in (
+        {**cookie, "Origin": f"http://{host}"},
+        {**cookie, "Origin": f"https://{host}"},
+        cookie,
+        {**sidecar.bearer(), "Origin": "https://elsewhere.test"},
+    ):
+        async with client.ws_connect(sidecar.ws_url(), headers=headers) as ws:
+            await ws.send_str("hi")
+            assert await ws.receive_str(timeout=5) == "hi"
+    # Plain HTTP with the cookie is unaffected by Origin (SameSite and CORS cover it).
+    async with client.get(
+        f"{sidecar.url}/echo", headers={**cookie, "Origin": "https://elsewhere.test"}
+    ) as resp:
+        assert resp.status == 200
+
+
 async def test_forged_or_foreign_cookie_refused(
     make_sidecar: SidecarFactory, client: aiohttp.ClientSession
 ) -> None:

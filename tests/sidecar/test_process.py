@@ -113,6 +113,17 @@ def test_config_defaults() -> None:
     assert Config.from_env(base_env(COOKIE_SECURE="false")).cookie_secure is False
 
 
+async def wait_until_counted(session: aiohttp.ClientSession, metrics_port: int) -> None:
+    """Until the sidecar's metrics show one HTTP request in flight."""
+    deadline = time.monotonic() + 5
+    while True:
+        async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+            if 'sidecar_connections_active{kind="http"} 1.0' in await resp.text():
+                return
+        assert time.monotonic() < deadline, "request never reached the sidecar"
+        await asyncio.sleep(0.02)
+
+
 async def test_sigterm_drains_then_exits(
     keys: Keys, jwks: Jwks, activity_sink: ActivitySink, upstream: Upstream
 ) -> None:
@@ -153,6 +164,14 @@ async def test_sigterm_drains_then_exits(
 
             leaving = await session.ws_connect(f"ws://127.0.0.1:{port}/ws", headers=headers)
             staying = await session.ws_connect(f"ws://127.0.0.1:{port}/ws", headers=headers)
+
+            # An HTTP request in flight (the IDE has not answered yet) when SIGTERM arrives.
+            async def slow_request() -> tuple[int, str]:
+                async with session.get(f"{url}/stall", headers=headers) as resp:
+                    return resp.status, await resp.text()
+
+            in_flight = asyncio.create_task(slow_request())
+            await wait_until_counted(session, metrics_port)
             proc.send_signal(signal.SIGTERM)
             terminated = time.monotonic()
 
@@ -166,6 +185,10 @@ async def test_sigterm_drains_then_exits(
                         break
                     assert time.monotonic() - terminated < 1, "still accepting"
                     await asyncio.sleep(0.02)
+
+            # The in-flight request completes once the IDE answers, inside the grace period.
+            upstream.stall.set()
+            assert await asyncio.wait_for(in_flight, timeout=2) == (200, "late")
 
             # Open WebSockets keep working during the grace period.
             for i in range(5):

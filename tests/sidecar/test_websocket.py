@@ -80,6 +80,25 @@ async def test_ping_pong_both_ways(
         assert await ws.receive_str() == "push 0"
 
 
+async def test_ping_pong_payloads_reach_the_upstream(
+    sidecar: SidecarUnderTest, client: aiohttp.ClientSession
+) -> None:
+    # The upstream records control frames itself: the client's ping and its pong to the
+    # upstream's ping both arrive there with their payloads.
+    async with client.ws_connect(
+        sidecar.ws_url("/wsraw"), headers=sidecar.bearer(), autoping=False
+    ) as ws:
+        await ws.ping(b"from-client")
+        msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (WSMsgType.PONG, b"from-client")
+        await ws.send_str("ping-me")
+        msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (WSMsgType.PING, b"from-upstream")
+        await ws.pong(b"from-upstream")
+        await wait_for(lambda: len(sidecar.upstream.ws_control) == 2)
+    assert sidecar.upstream.ws_control == [("ping", b"from-client"), ("pong", b"from-upstream")]
+
+
 async def test_client_close_code_reaches_upstream(
     sidecar: SidecarUnderTest, client: aiohttp.ClientSession
 ) -> None:
