@@ -22,6 +22,7 @@ environment variable. What stays is skipped on the pod itself with its reason
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ L_WORKSPACE = "coditect.dev/workspace"
 # On the namespace: the setup (plan and layout version) its per-user objects were made for, so
 # a second workspace of the same user skips four calls that would each answer AlreadyExists.
 A_SETUP = "coditect.dev/setup"
-SETUP_VERSION = "1"
+SETUP_VERSION = "2"
 SERVICE_ACCOUNT = "workspace"
 QUOTA = "workspace-quota"
 LIMITS = "workspace-limits"
@@ -197,7 +198,14 @@ def make_limit_range(namespace: str, labels: dict[str, str], *, plan: str) -> Ob
     }
 
 
-def make_network_policy(namespace: str, labels: dict[str, str], *, ingress_namespace: str) -> Obj:
+def make_network_policy(
+    namespace: str,
+    labels: dict[str, str],
+    *,
+    ingress_namespace: str,
+    extra_denied: tuple[str, ...] = (),
+) -> Obj:
+    denied = list(dict.fromkeys([*BLOCKED_EGRESS_CIDRS, *extra_denied]))
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -229,7 +237,8 @@ def make_network_policy(namespace: str, labels: dict[str, str], *, ingress_names
                     ],
                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                 },
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(BLOCKED_EGRESS_CIDRS)}}]},
+                # No ports: any port of a public address. No ::/0 rule: IPv6 egress is denied.
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": denied}}]},
             ],
         },
     }
@@ -498,8 +507,10 @@ def sidecar_env(ws: dict[str, Any], public_url: str, issuer: str) -> dict[str, s
     }
 
 
-def setup_marker(plan: str) -> str:
-    return f"v{SETUP_VERSION}:{plan}"
+def setup_marker(plan: str, settings: WorkspaceSettings) -> str:
+    """What the per-user objects were made from: a change to any of it re-applies them."""
+    inputs = "|".join([settings.ingress_namespace, *settings.egress_deny_cidrs])
+    return f"v{SETUP_VERSION}:{plan}:{hashlib.sha256(inputs.encode()).hexdigest()[:8]}"
 
 
 def user_objects(
@@ -524,7 +535,12 @@ def user_objects(
             volumes=volumes,
         ),
         make_limit_range(namespace, labels, plan=ws["plan"]),
-        make_network_policy(namespace, labels, ingress_namespace=settings.ingress_namespace),
+        make_network_policy(
+            namespace,
+            labels,
+            ingress_namespace=settings.ingress_namespace,
+            extra_denied=settings.egress_deny_cidrs,
+        ),
     ]
 
 

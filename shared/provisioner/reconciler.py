@@ -306,20 +306,54 @@ class Reconciler:
         return True
 
     def _give_up(self, tid: str, uid: str, wid: str, error: BaseException, attempts: int) -> None:
-        def write(tr: Transaction) -> None:
+        """The last attempt failed: remove the compute (no pod left behind) and record why.
+
+        Done under a lease of its own, so a newer request already being converged by another
+        invocation is left alone (its pod is not ours to remove).
+        """
+        token = uuid.uuid4().hex
+
+        def claim(tr: Transaction) -> Any:
             ws = model.get(tr, tid, uid, wid)
             if ws is None or ws["status"] in model.SETTLED:
+                return None
+            now = self.clock.now()
+            lease = model.load(tr.get(model.lease_key(tid, uid, wid)))
+            if lease and lease["expires"] > now:
+                return None
+            expires = now + self.settings.lease_seconds
+            tr.set(
+                model.lease_key(tid, uid, wid), model.dump({"holder": token, "expires": expires})
+            )
+            return ws
+
+        def write(tr: Transaction, ws: dict[str, Any], left: str) -> None:
+            if not self._lease_ok(tr, ws, token):
                 return
+            tr.clear(model.lease_key(tid, uid, wid))
+            current = model.get(tr, tid, uid, wid)
+            if current is None or current["generation"] != ws["generation"]:
+                return  # asked again meanwhile: that request's message converges it
             now = self.clock.now()
             reason = f"gave up after {attempts} attempts: {error}"[:300]
-            new = dict(ws, status="failed", reason=reason, observed_generation=ws["generation"])
+            new = dict(current, status="failed", reason=reason, url=None)
+            new["observed_generation"] = current["generation"]
             model.end_running(tr, new, now)
-            model.save(tr, new, ws, now)
-            model.add_progress(tr, new, now, [reason])
-            tr.clear(model.lease_key(tid, uid, wid))
+            model.save(tr, new, current, now)
+            model.add_progress(tr, new, now, [reason, *([left] if left else [])])
 
         try:
-            self.db.transact(write)
+            ws = self.db.transact(claim)
+            if ws is None:
+                return
+            left = ""
+            try:
+                self._remove_compute(ws)
+            except Exception as removal:
+                # Still recorded as failed; idle cleanup stops failed workspaces later, and that
+                # stop removes the compute then.
+                left = f"the pod could not be removed yet: {removal}"[:300]
+            self.db.transact(write, ws, left)
         except Exception:
             log.exception("could not record the failure", extra={"fields": {"workspace_id": wid}})
 
@@ -367,8 +401,11 @@ class Reconciler:
         self._remove_compute(ws)
         names = o.Names.of(ws["user_id"], ws["workspace_id"])
         self._delete("Secret", names.namespace, names.secret)
+        # cert-manager's certificate for the workspace host: it outlives the Ingress (cert-manager
+        # leaves it unless told otherwise), so it is removed here or it would be orphaned.
+        self._delete("Secret", names.namespace, names.tls_secret)
         self._delete("PersistentVolumeClaim", names.namespace, names.pvc)
-        return Result("deleted", None, ["compute, secret and disk removed", "deleted"])
+        return Result("deleted", None, ["compute, secrets and disk removed", "deleted"])
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:
         try:
@@ -428,19 +465,20 @@ class Reconciler:
         if ns["metadata"].get("deletionTimestamp"):
             raise TemporaryError(f"namespace {names.namespace} is terminating; waiting")
         notes: list[str] = []
-        marker = o.setup_marker(ws["plan"])
-        if (ns["metadata"].get("annotations") or {}).get(o.A_SETUP) != marker:
-            from shared.plans import plan as plan_named
-            from shared.workspaces.config import disk_gb
+        marker = o.setup_marker(ws["plan"], self.settings)
+        from shared.plans import plan as plan_named
+        from shared.workspaces.config import disk_gb
 
-            plan = plan_named(ws["plan"])
-            for body in o.user_objects(
-                ws,
-                self.settings,
-                running=plan.limits.running_workspaces,
-                storage_gb=plan.limits.storage_gb,
-                volumes=plan.limits.storage_gb // disk_gb(plan),
-            ):
+        plan = plan_named(ws["plan"])
+        user_bodies = o.user_objects(
+            ws,
+            self.settings,
+            running=plan.limits.running_workspaces,
+            storage_gb=plan.limits.storage_gb,
+            volumes=plan.limits.storage_gb // disk_gb(plan),
+        )
+        if (ns["metadata"].get("annotations") or {}).get(o.A_SETUP) != marker:
+            for body in user_bodies:
                 self._ensure(body, user_labels)
             try:
                 self.kube.merge_patch(
@@ -452,6 +490,12 @@ class Reconciler:
             except KubeError as error:
                 raise TemporaryError(f"marking namespace {names.namespace}: {error}") from error
             notes.append(f"namespace {names.namespace} set up (quota, limits, network policy)")
+        else:
+            # The isolation policy is looked at on every start even in a set-up namespace (two
+            # calls): a workspace never runs without it, whoever removed or changed it.
+            for body in user_bodies:
+                if body["kind"] == "NetworkPolicy":
+                    self._ensure(body, user_labels)
         token_record = self.db.transact(
             lambda tr: model.load(tr.get(model.secret_key(tid, uid, wid)))
         )

@@ -50,16 +50,40 @@ POD_SIZES: dict[str, PodSize] = {
 }
 SIDECAR_SIZE = PodSize("50m", "250m", "64Mi", "128Mi")
 
-# Private, link-local, loopback and carrier-grade NAT ranges: a workspace may not reach the
-# cluster, the VPC or the metadata server (169.254.169.254) — only DNS and the public internet.
+# Every IPv4 range that is not the public internet (RFC 6890 special-purpose: "this network",
+# private, carrier-grade NAT, loopback, link-local with the metadata server 169.254.169.254,
+# IETF/documentation/benchmark nets, multicast, reserved 240/4 which GKE may use for pods):
+# a workspace reaches only DNS and public addresses, never the cluster, the VPC or metadata.
 BLOCKED_EGRESS_CIDRS = (
+    "0.0.0.0/8",
     "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "169.254.0.0/16",
     "100.64.0.0/10",
     "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
 )
+
+
+def _cidrs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IPv4 CIDRs, normalised; a bad one fails at start-up."""
+    import ipaddress
+
+    out = []
+    for raw in (env.get(name) or "").split(","):
+        if raw.strip():
+            try:
+                out.append(str(ipaddress.IPv4Network(raw.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{name} must list IPv4 CIDRs, got {raw.strip()!r}") from None
+    return tuple(out)
 
 
 def disk_gb(plan: Plan) -> int:
@@ -82,6 +106,9 @@ class WorkspaceSettings:
     ingress_class: str = "nginx"
     ingress_namespace: str = "ingress-nginx"
     cluster_issuer: str = "letsencrypt"
+    # Extra ranges a workspace may not reach, for a cluster whose pod or service ranges are
+    # publicly routable addresses used privately (GKE "PUPI"); the private ones are always denied.
+    egress_deny_cidrs: tuple[str, ...] = ()
     # A running workspace without activity for this long is stopped (per plan, else default).
     idle_seconds: int = 2 * 3600
     idle_seconds_by_plan: dict[str, int] = field(default_factory=dict)
@@ -136,6 +163,7 @@ class WorkspaceSettings:
             ingress_class=env.get("WORKSPACE_INGRESS_CLASS", cls.ingress_class),
             ingress_namespace=env.get("WORKSPACE_INGRESS_NAMESPACE", cls.ingress_namespace),
             cluster_issuer=env.get("WORKSPACE_CLUSTER_ISSUER", cls.cluster_issuer),
+            egress_deny_cidrs=_cidrs(env, "WORKSPACE_EGRESS_DENY_CIDRS"),
             idle_seconds=_int(env, "WORKSPACE_IDLE_SECONDS", cls.idle_seconds),
             idle_seconds_by_plan={k: v for k, v in by_plan.items() if v > 0},
             max_age_seconds=_int(env, "WORKSPACE_MAX_AGE_SECONDS", cls.max_age_seconds),

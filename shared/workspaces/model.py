@@ -203,7 +203,10 @@ def set_desired(
         new["url"] = None
     else:
         new["url"] = None
-        tr.clear(name_key(ws["tenant_id"], ws["user_id"], ws["name"]))
+        # Frees the name, unless a delete asked again finds it already taken by a newer one.
+        key = name_key(ws["tenant_id"], ws["user_id"], ws["name"])
+        if load(tr.get(key)) == ws["workspace_id"]:
+            tr.clear(key)
     save(tr, new, old, now)
     add_progress(tr, new, now, [f"{desired_verb(desired)} requested ({reason})"], reset=True)
     return new

@@ -237,8 +237,10 @@ class WorkspaceService:
             ws = self._owned(tr, claims, wid)
             if ws["desired"] == "deleted" and desired != "deleted":
                 raise Conflict("the workspace is being deleted", code="workspace_deleted")
-            if ws["desired"] == desired and not (desired == "running" and ws["status"] == "failed"):
+            if ws["desired"] == desired and ws["status"] != "failed":
                 return ws, self._public(tr, ws)  # already asked: answer again, re-publish
+            # Asking again after a failure (a start, or a stop/delete that gave up) is a new
+            # request: a new generation, so the provisioner does not drop it as a duplicate.
             if desired == "running":
                 self._check_running_limit(tr, claims, now, exclude=wid)
             new = model.set_desired(tr, ws, desired, now, reason="by the user")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 
 import kubernetes_validate
 import pytest
@@ -124,6 +125,85 @@ def test_network_policy_allows_only_the_ingress_controller_dns_and_the_internet(
     assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(
         block["except"]
     )
+
+
+def egress_allowed(policy: dict, address: str, port: int = 443) -> bool:
+    """NetworkPolicy semantics for an address outside the cluster's DNS pods: allowed when some
+    egress rule's ipBlock holds it (and none of its exceptions does) on that port."""
+    ip = ipaddress.ip_address(address)
+    for rule in policy["spec"]["egress"]:
+        ports = [p["port"] for p in rule.get("ports", [])]
+        if ports and port not in ports:
+            continue
+        for peer in rule.get("to", []):
+            block = peer.get("ipBlock")
+            if block is None:
+                continue
+            inside = ip.version == 4 and ip in ipaddress.ip_network(block["cidr"])
+            if inside and not any(ip in ipaddress.ip_network(e) for e in block.get("except", [])):
+                return True
+    return False
+
+
+def test_egress_reaches_only_dns_and_the_public_internet():
+    policy = o.make_network_policy("ns", {}, ingress_namespace="ingress-nginx")
+    dns, internet = policy["spec"]["egress"]
+    # DNS: only kube-dns pods in kube-system, only port 53, and no address range at all.
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
+    assert "ports" not in internet
+    denied = [
+        "169.254.169.254",  # the metadata server
+        "169.254.169.252",  # GKE's metadata server for Workload Identity
+        "10.20.0.7",  # pods (terraform's default range)
+        "10.24.0.1",  # services
+        "10.10.0.2",  # nodes
+        "172.16.0.2",  # the control plane
+        "192.168.1.1",
+        "100.64.0.1",  # carrier-grade NAT
+        "127.0.0.1",
+        "0.0.0.0",
+        "240.0.0.1",  # reserved; GKE may put pods there
+        "224.0.0.251",  # multicast
+        "255.255.255.255",
+    ]
+    for address in denied:
+        for port in (53, 80, 443, 8080):
+            assert not egress_allowed(policy, address, port), address
+    for address in ("8.8.8.8", "1.1.1.1", "142.250.74.110", "140.82.112.3", "151.101.1.1"):
+        assert egress_allowed(policy, address, 443), address
+    assert not egress_allowed(policy, "2001:4860:4860::8888")  # no IPv6 rule: denied
+    # Over the whole IPv4 space (one address per /16): allowed exactly where it is public.
+    for high in range(256):
+        for low in range(0, 256, 17):
+            ip = ipaddress.IPv4Address(f"{high}.{low}.3.9")
+            public = ip.is_global and not ip.is_multicast
+            assert egress_allowed(policy, str(ip)) == public, str(ip)
+
+
+def test_extra_denied_ranges_for_publicly_routed_cluster_ranges():
+    settings = WorkspaceSettings.from_env(
+        {"WORKSPACE_EGRESS_DENY_CIDRS": "34.118.224.0/20, 5.6.7.8"}
+    )
+    assert settings.egress_deny_cidrs == ("34.118.224.0/20", "5.6.7.8/32")
+    policy = next(
+        obj
+        for obj in o.user_objects(WS, settings, running=3, storage_gb=10, volumes=3)
+        if obj["kind"] == "NetworkPolicy"
+    )
+    assert not egress_allowed(policy, "34.118.230.1")
+    assert not egress_allowed(policy, "5.6.7.8")
+    assert egress_allowed(policy, "34.117.0.1")
+    with pytest.raises(ValueError, match="WORKSPACE_EGRESS_DENY_CIDRS"):
+        WorkspaceSettings.from_env({"WORKSPACE_EGRESS_DENY_CIDRS": "10.0.0.0/33"})
+    # A changed policy input changes the namespace's setup marker, so it is applied again.
+    assert o.setup_marker("free", settings) != o.setup_marker("free", SETTINGS)
+    assert o.setup_marker("free", SETTINGS) != o.setup_marker("pro", SETTINGS)
 
 
 def test_pvc_does_not_wait_for_binding_and_uses_the_class():

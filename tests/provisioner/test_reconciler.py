@@ -105,10 +105,37 @@ def test_second_workspace_of_a_user_skips_the_namespace_setup(
     second = user.create("second").get_json()["workspace"]["workspace_id"]
     gateway.calls.clear()
     assert reconciler.reconcile(*ids(user, second)) == "ready"
-    assert not any(c.endswith(("ResourceQuota", "NetworkPolicy")) for c in gateway.calls)
-    assert len(gateway.calls) == 9, gateway.calls  # namespace 409 + read, 5 objects, 2 watches
+    assert not any(
+        c.endswith(("ResourceQuota", "LimitRange", "ServiceAccount")) for c in gateway.calls
+    )
+    assert gateway.calls[2:4] == ["create NetworkPolicy", "read NetworkPolicy"]
+    # namespace 409 + read, network policy 409 + read, 5 objects, 2 watches
+    assert len(gateway.calls) == 11, gateway.calls
     quota = kube.server.objects("resourcequotas", f"u-{user.user_id}")[0]
     assert quota["spec"]["hard"]["pods"] == "3"
+
+
+def test_the_network_policy_is_restored_on_every_start(services, make_user, make_reconciler, kube):
+    user, wid = new_workspace(make_user)
+    ns = f"u-{user.user_id}"
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    user.post(wid, "stop")
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    kube.networking.delete_namespaced_network_policy("workspace-isolation", ns)
+    user.post(wid, "start")
+    assert make_reconciler()[0].reconcile(*ids(user, wid)) == "ready"
+    policy = kube.server.objects("networkpolicies", ns)
+    assert [p["metadata"]["name"] for p in policy] == ["workspace-isolation"]
+    # Changed by someone: put back as it should be.
+    kube.networking.patch_namespaced_network_policy(
+        "workspace-isolation", ns, {"spec": {"egress": [{}]}}
+    )
+    user.post(wid, "stop")
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    user.post(wid, "start")
+    assert make_reconciler()[0].reconcile(*ids(user, wid)) == "ready"
+    spec = kube.server.objects("networkpolicies", ns)[0]["spec"]
+    assert len(spec["egress"]) == 2 and spec["egress"][1]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
 
 
 @pytest.mark.parametrize("step", range(1, 14))
@@ -140,7 +167,7 @@ def test_the_clean_start_makes_thirteen_calls(services, make_user, make_reconcil
         (
             "delete",
             "deleted",
-            5,
+            6,
             {
                 **RUNNING,
                 "pods": [],
@@ -323,4 +350,119 @@ def test_failed_scheduling_waits_until_the_start_deadline(
     assert outcome == ["failed"]
     reason = record(services, user, wid)["reason"]
     assert reason.startswith("not ready within 300 s; last: FailedScheduling")
+    assert kube.server.objects("pods", f"u-{user.user_id}") == []
+
+
+def test_delete_removes_the_certificate_secret_too(services, make_user, make_reconciler, kube):
+    user, wid = new_workspace(make_user)
+    ns = f"u-{user.user_id}"
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    # What cert-manager makes for the Ingress's TLS; it outlives the Ingress on its own.
+    kube.core.create_namespaced_secret(
+        ns,
+        {
+            "metadata": {"name": f"ws-{wid}-tls"},
+            "type": "kubernetes.io/tls",
+            "data": {"tls.crt": "", "tls.key": ""},
+        },
+    )
+    user.post(wid, "stop")
+    assert make_reconciler()[0].reconcile(*ids(user, wid)) == "stopped"
+    assert f"ws-{wid}-tls" in [s["metadata"]["name"] for s in kube.server.objects("secrets", ns)]
+    user.delete(wid)
+    assert make_reconciler()[0].reconcile(*ids(user, wid)) == "deleted"
+    left = {
+        resource: [o["metadata"]["name"] for o in kube.server.objects(resource, ns)]
+        for resource in ("secrets", "persistentvolumeclaims", "pods", "services", "ingresses")
+    }
+    assert all(wid not in name for names in left.values() for name in names), left
+
+
+def message(user, wid, attempt: int, generation: int | None = None):
+    from shared.events import PubSubMessage
+
+    data = {"tenant_id": user.tenant_id, "user_id": user.user_id, "workspace_id": wid}
+    if generation is not None:
+        data["generation"] = generation
+    return PubSubMessage(data, {}, f"m{attempt}", "", attempt)
+
+
+def test_giving_up_removes_the_compute_and_says_why(
+    services, make_user, make_reconciler, kube, ws_settings
+):
+    user, wid = new_workspace(make_user)
+    ns = f"u-{user.user_id}"
+    # The last attempt dies right after the Service was created: the pod is already there.
+    crashing, gateway = make_reconciler(crash_after=10)
+    with pytest.raises(Crash):
+        crashing.handle(message(user, wid, ws_settings.max_attempts))
+    assert gateway.calls[9] == "create Service"
+    ws = record(services, user, wid)
+    assert ws["status"] == "failed" and ws["reason"].startswith("gave up after 4 attempts")
+    for resource in ("pods", "services", "ingresses"):
+        assert kube.server.objects(resource, ns) == [], resource
+    assert len(kube.server.objects("persistentvolumeclaims", ns)) == 1  # the files stay
+    assert user.workspace(wid)["progress"][-1]["message"] == ws["reason"]
+    # An earlier attempt only raises, for a redelivery.
+    user2, wid2 = new_workspace(make_user)
+    with pytest.raises(Crash):
+        make_reconciler(crash_after=10)[0].handle(message(user2, wid2, 1))
+    assert record(services, user2, wid2)["status"] == "provisioning"
+    assert len(kube.server.objects("pods", f"u-{user2.user_id}")) == 1
+
+
+def test_giving_up_leaves_a_newer_request_in_progress_alone(
+    services, make_user, make_reconciler, kube, ws_settings
+):
+    user, wid = new_workspace(make_user)
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    user.post(wid, "stop")
+    # Another invocation is converging the workspace right now (a live lease of its own).
+    key = model.lease_key(*ids(user, wid))
+    expires = services.clock.now() + 30
+    services.db.transact(lambda tr: tr.set(key, model.dump({"holder": "x", "expires": expires})))
+    reconciler, gateway = make_reconciler()
+    reconciler._give_up(*ids(user, wid), RuntimeError("boom"), ws_settings.max_attempts)
+    assert gateway.calls == []
+    assert record(services, user, wid)["status"] == "stopping"
+    assert len(kube.server.objects("pods", f"u-{user.user_id}")) == 1
+
+
+def test_a_delete_that_gave_up_can_be_asked_again(
+    services, make_user, make_reconciler, kube, ws_settings
+):
+    user, wid = new_workspace(make_user, "dev")
+    ns = f"u-{user.user_id}"
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    assert user.delete(wid).status_code == 202
+    # Every attempt at the delete fails (here: the PVC delete, the sixth call); then give up.
+    for attempt in range(1, ws_settings.max_attempts + 1):
+        with pytest.raises(Crash):
+            make_reconciler(crash_after=6)[0].handle(message(user, wid, attempt, 2))
+        services.clock.advance(1)
+    ws = user.workspace(wid)
+    assert ws["status"] == "failed" and ws["desired_state"] == "deleted"
+    # The name was freed by the delete; a new workspace took it meanwhile.
+    new_wid = user.create("dev").get_json()["workspace"]["workspace_id"]
+    # Asking again is a new request (not dropped as a duplicate of the settled generation).
+    again = user.delete(wid)
+    assert again.status_code == 202 and again.get_json()["workspace"]["status"] == "deleting"
+    assert make_reconciler()[0].reconcile(*ids(user, wid), 3) == "deleted"
+    assert wid not in str(kube.server.objects("persistentvolumeclaims", ns))
+    # The newer workspace keeps its name.
+    assert user.create("dev").get_json()["error"]["code"] == "name_taken"
+    assert user.workspace(new_wid)["name"] == "dev"
+
+
+def test_a_stop_that_gave_up_can_be_asked_again(
+    services, make_user, make_reconciler, kube, ws_settings
+):
+    user, wid = new_workspace(make_user)
+    make_reconciler()[0].reconcile(*ids(user, wid))
+    user.post(wid, "stop")
+    with pytest.raises(Crash):
+        make_reconciler(crash_after=1)[0].handle(message(user, wid, ws_settings.max_attempts, 2))
+    assert record(services, user, wid)["status"] == "failed"
+    assert user.post(wid, "stop").get_json()["workspace"]["status"] == "stopping"
+    assert make_reconciler()[0].reconcile(*ids(user, wid), 3) == "stopped"
     assert kube.server.objects("pods", f"u-{user.user_id}") == []
