@@ -71,6 +71,12 @@ def launch(request: Any, workspace_id: str) -> Reply:
     return Reply(200, {"url": workspaces.launch(claims, workspace_id)})
 
 
+@router.route("POST", "/api/workspaces/{workspace_id}/token")
+def workspace_token(request: Any, workspace_id: str) -> Reply:
+    claims, workspaces = _caller(request)
+    return Reply(200, workspaces.workspace_token(claims, workspace_id))
+
+
 @router.route("POST", "/api/workspaces/{workspace_id}/activity")
 def activity(request: Any, workspace_id: str) -> Reply:
     # The sidecar's workspace credential, not a user token: it can only report activity.

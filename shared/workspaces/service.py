@@ -32,6 +32,8 @@ log = logging.getLogger("coditect.workspaces")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$")
 LAUNCH_TOKEN_SECONDS = 60
+# Bearer tokens for a workspace host (typ "workspace"): short, asked for again when needed.
+WORKSPACE_TOKEN_SECONDS = 15 * 60
 # Heartbeats from a sidecar whose clock runs ahead are clamped to now.
 ACTIVITY_SKEW_SECONDS = 60
 
@@ -282,6 +284,31 @@ class WorkspaceService:
         )
         # Principle 4: the one hop where a token travels in a URL; it lives 60 s, used once.
         return f"{ws['url'].rstrip('/')}/__coditect/launch?token={token}"
+
+    def workspace_token(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+        """A short-lived Bearer token for this workspace's host only (CLI and API clients).
+
+        Its audience is the workspace, so the sidecar accepts it and nothing else does; the
+        platform's own access tokens are refused at the workspace host.
+        """
+        ws = self.db.transact(lambda tr: self._owned(tr, claims, wid))
+        if ws["status"] != "ready":
+            raise Conflict(
+                f"the workspace is {ws['status']}, not ready", code="workspace_not_ready"
+            )
+        token, _ = self.tokens.issue(
+            typ="workspace",
+            sub=claims["sub"],
+            tid=claims["tid"],
+            aud="workspace:" + wid,
+            ttl=WORKSPACE_TOKEN_SECONDS,
+        )
+        return {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_in": WORKSPACE_TOKEN_SECONDS,
+            "url": ws.get("url"),
+        }
 
     # -- heartbeat from the sidecar --------------------------------------------------------------
     def record_activity(self, wid: str, credential: str, body: Activity) -> None:

@@ -195,6 +195,27 @@ def test_launch_only_when_ready(platform, make_user, services):
     assert claims["exp"] - claims["iat"] == 60
 
 
+def test_workspace_token_is_for_that_workspace_host_only(platform, make_user, services):
+    user, other = make_user(), make_user()
+    wid = user.create("w").get_json()["workspace"]["workspace_id"]
+    wait_status(user, wid, "ready")
+    response = user.post(wid, "token")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    claims = services.tokens.verify(body["token"], aud=f"workspace:{wid}", typ="workspace")
+    assert (claims["sub"], claims["tid"]) == (user.user_id, user.tenant_id)
+    # Not a platform access token, and nobody else's workspace.
+    from shared.errors import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        services.tokens.verify(body["token"], aud=services.settings.api_audience, typ="access")
+    assert error(other.post(wid, "token")) == (404, "workspace_not_found")
+    user.post(wid, "stop")
+    wait_status(user, wid, "stopped")
+    assert error(user.post(wid, "token")) == (409, "workspace_not_ready")
+
+
 def activity_credential(kube, user: User, wid: str) -> str:
     secret = kube.core.read_namespaced_secret(f"ws-{wid}-activity", f"u-{user.user_id}")
     return base64.b64decode(secret.data["activity-token"]).decode()
