@@ -278,6 +278,10 @@ class AccountService:
                     "too many failed logins; try again later",
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 )
+            # The attempt counts as a failure until it succeeds (which clears the count):
+            # recorded before the password is checked, in the transaction that checked the
+            # count, so concurrent guesses conflict here and at most the limit get through.
+            tr.set(throttle_key, json.dumps([*failures, now][-50:]).encode())
             ids = lookup_email(tr, email)
             if ids is None:
                 return None, None
@@ -286,13 +290,6 @@ class AccountService:
 
         ids, stored_hash = self.db.transact(check)
         if ids is None or not passwords.verify_password(stored_hash, body.password):
-
-            def record_failure(tr: Transaction) -> None:
-                now = self.clock.now()
-                failures = [*self._failures(tr, throttle_key, now), now]
-                tr.set(throttle_key, json.dumps(failures[-50:]).encode())
-
-            self.db.transact(record_failure)
             # The email's hash, not the email: enough to follow an attack, no personal data.
             log.warning(
                 "login failed",

@@ -17,8 +17,11 @@ class SecretNotFound(LookupError):
 
 
 class SecretsPort(Protocol):
-    def versions(self, name: str, limit: int = 2) -> list[bytes]:
-        """Enabled versions of ``name``, newest first; empty when the secret has none."""
+    def versions(self, name: str, limit: int = 2, *, fresh: bool = False) -> list[bytes]:
+        """Enabled versions of ``name``, newest first; empty when the secret has none.
+
+        ``fresh`` bypasses any cache (a key rotation must be seen at once where it matters).
+        """
         ...
 
     def get(self, name: str) -> bytes:
@@ -51,7 +54,7 @@ class LocalSecrets:
             return []
         return sorted((int(n) for n in os.listdir(folder) if n.isdigit()), reverse=True)
 
-    def versions(self, name: str, limit: int = 2) -> list[bytes]:
+    def versions(self, name: str, limit: int = 2, *, fresh: bool = False) -> list[bytes]:
         from_env = self._env.get(self.env_name(name))
         if from_env:
             return [from_env.encode()]
@@ -94,11 +97,11 @@ class SecretManagerSecrets:
             self._client = secretmanager.SecretManagerServiceClient()
         return self._client
 
-    def versions(self, name: str, limit: int = 2) -> list[bytes]:
+    def versions(self, name: str, limit: int = 2, *, fresh: bool = False) -> list[bytes]:
         key = (name, limit)
         with self._lock:
             cached = self._cache.get(key)
-            if cached and time.monotonic() - cached[0] < self._cache_seconds:
+            if not fresh and cached and time.monotonic() - cached[0] < self._cache_seconds:
                 return cached[1]
         client = self._get_client()
         parent = f"projects/{self._project}/secrets/{name}"

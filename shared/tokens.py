@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets as pysecrets
 import threading
 import time
@@ -26,6 +27,7 @@ from shared.clock import Clock
 from shared.errors import Unauthorized
 from shared.secrets import SecretsPort
 
+log = logging.getLogger("coditect.tokens")
 ALGORITHM = "ES256"
 CLOCK_SKEW_SECONDS = 30
 
@@ -72,24 +74,28 @@ class Keyring:
         secret_name: str,
         *,
         reload_seconds: float = 300.0,
+        unknown_kid_reload_seconds: float = 30.0,
         generate_if_missing: bool = False,
     ) -> None:
         self._secrets = secrets
         self._name = secret_name
         self._reload_seconds = reload_seconds
+        self._unknown_kid_reload_seconds = unknown_kid_reload_seconds
         self._generate = generate_if_missing
         self._lock = threading.Lock()
         self._loaded_at = -1e18
+        self._looked_again_at = -1e18
         self._keys: list[SigningKey] = []
 
-    def _load(self) -> list[SigningKey]:
+    def _load(self, *, force: bool = False) -> list[SigningKey]:
         with self._lock:
-            if time.monotonic() - self._loaded_at < self._reload_seconds and self._keys:
+            fresh_enough = time.monotonic() - self._loaded_at < self._reload_seconds
+            if self._keys and fresh_enough and not force:
                 return self._keys
-            pems = self._secrets.versions(self._name, 2)
+            pems = self._secrets.versions(self._name, 2, fresh=force)
             if not pems and self._generate:
                 self._secrets.add_version(self._name, new_private_key_pem())  # type: ignore[attr-defined]
-                pems = self._secrets.versions(self._name, 2)
+                pems = self._secrets.versions(self._name, 2, fresh=True)
             if not pems:
                 raise RuntimeError(f"no signing key in secret {self._name!r}")
             self._keys = [SigningKey.from_pem(p) for p in pems]
@@ -97,9 +103,8 @@ class Keyring:
             return self._keys
 
     def refresh(self) -> None:
-        with self._lock:
-            self._loaded_at = -1e18
-        self._load()
+        """Read the secret again now, past every cache."""
+        self._load(force=True)
 
     @property
     def current(self) -> SigningKey:
@@ -109,6 +114,25 @@ class Keyring:
         return {"keys": [k.jwk for k in self._load()]}
 
     def public_key(self, kid: str) -> Any | None:
+        found = self._find(kid)
+        if found is not None:
+            return found
+        # After a rotation, instances that loaded the secret later already sign with the new
+        # key: a kid this instance does not know makes it look again, at most every
+        # ``unknown_kid_reload_seconds`` (made-up kids must not hammer Secret Manager).
+        with self._lock:
+            now = time.monotonic()
+            if now - self._looked_again_at < self._unknown_kid_reload_seconds:
+                return None
+            self._looked_again_at = now
+        try:
+            self.refresh()
+        except Exception:
+            log.warning("could not reload the signing keys", exc_info=True)
+            return None
+        return self._find(kid)
+
+    def _find(self, kid: str) -> Any | None:
         for key in self._load():
             if key.kid == kid:
                 return key.private_key.public_key()

@@ -126,6 +126,8 @@ def read_json(request: Any, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON", code="malformed_json") from None
+    except RecursionError:  # e.g. 64 kB of "[": deeper than any body we accept
+        raise BadRequest("request body is nested too deeply", code="malformed_json") from None
     if not isinstance(data, dict):
         raise Unprocessable("request body must be a JSON object")
     try:

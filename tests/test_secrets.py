@@ -101,3 +101,12 @@ def test_signing_keys_from_secret_manager(httpserver: HTTPServer):
 def test_secret_manager_needs_a_project():
     with pytest.raises(ValueError, match="GOOGLE_CLOUD_PROJECT"):
         SecretManagerSecrets("")
+
+
+def test_secret_manager_fresh_read_bypasses_the_cache(httpserver: HTTPServer):
+    _serve_versions(httpserver, "jwt-signing-key", {1: b"one"})
+    secrets = SecretManagerSecrets("coditect-prod", client=_client(httpserver))
+    assert secrets.versions("jwt-signing-key", 2) == [b"one"]
+    calls = len(httpserver.log)
+    assert secrets.versions("jwt-signing-key", 2, fresh=True) == [b"one"]
+    assert len(httpserver.log) > calls

@@ -42,6 +42,13 @@ class TransactionTooOld(StoreError):
     code = 1007
 
 
+class TransactionTimedOut(StoreError):
+    """FoundationDB gave up on the transaction after its total time budget, retries included
+    (FDB 1031). Not retried: the cluster is unreachable or the work is too slow to ever commit."""
+
+    code = 1031
+
+
 class KeyTooLarge(StoreError):
     code = 2102
 
@@ -86,6 +93,8 @@ class Transaction(Protocol):
 
 
 class Database(Protocol):
+    max_retries: int  # attempts of one transaction before RetryLimitReached
+
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(tr, *args, **kwargs)`` in a transaction, retrying on conflict."""
         ...

@@ -209,7 +209,7 @@ class EmbeddedDatabase:
         if synchronous not in {"FULL", "NORMAL"}:
             raise ValueError("synchronous is FULL or NORMAL")
         self._synchronous = synchronous
-        self._max_retries = max_retries
+        self.max_retries = max_retries  # attempts before RetryLimitReached
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._commit_lock = threading.Lock()
@@ -246,6 +246,13 @@ class EmbeddedDatabase:
     def _commit(self, tr: EmbeddedTransaction) -> None:
         with self._commit_lock:
             now = time.monotonic()
+            # Checked again under the lock: the conflict history below only reaches back to the
+            # horizon, so a transaction that waited here past its 5 s could miss a conflict.
+            if now - tr._started > MAX_TRANSACTION_SECONDS:
+                raise TransactionTooOld(
+                    f"transaction ran longer than {MAX_TRANSACTION_SECONDS:g} s "
+                    "(FoundationDB's limit)"
+                )
             horizon = now - MAX_TRANSACTION_SECONDS - 1.0
             while self._recent and self._recent[0][1] < horizon:
                 self._recent.popleft()
@@ -292,7 +299,7 @@ class EmbeddedDatabase:
 
     def _transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         delay = 0.001
-        for _attempt in range(self._max_retries):
+        for _attempt in range(self.max_retries):
             tr = self.create_transaction()
             try:
                 result = fn(tr, *args, **kwargs)
@@ -304,7 +311,7 @@ class EmbeddedDatabase:
                 delay = min(delay * 2, 0.1)
             finally:
                 tr.close()
-        raise RetryLimitReached(f"transaction conflicted {self._max_retries} times")
+        raise RetryLimitReached(f"transaction conflicted {self.max_retries} times")
 
     def close(self) -> None:
         # Let running transactions finish: closing a connection under another thread's feet

@@ -2,6 +2,14 @@
 
 ``fdb`` needs the ``libfdb_c`` client library, which the function runtime gets from the build (see
 the README's deploy section); it is imported only when a cluster file is configured.
+
+The retry loop is the one ``@fdb.transactional`` runs (``fn``, commit, ``on_error`` on an
+``FDBError``, which backs off and resets or re-raises a fatal error), with two differences that
+keep it in step with the embedded store: errors come out as :mod:`shared.store` errors, and a
+transaction that keeps conflicting ends with :class:`RetryLimitReached` after ``max_retries``
+attempts. FoundationDB's own 5-second limit applies to each attempt (``transaction_too_old``,
+1007, retried); the ``transaction_timeout`` option is a separate budget for all attempts
+together, because since API 610 ``on_error`` does not reset it.
 """
 
 from __future__ import annotations
@@ -10,10 +18,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from shared.store import (
-    MAX_TRANSACTION_SECONDS,
     KeyTooLarge,
     NotCommitted,
+    RetryLimitReached,
     StoreError,
+    TransactionTimedOut,
     TransactionTooLarge,
     TransactionTooOld,
     ValueTooLarge,
@@ -24,11 +33,14 @@ from shared.store import (
 
 T = TypeVar("T")
 API_VERSION = 730
+# All attempts of one transaction together; a request gives up rather than hang on a lost cluster.
+TOTAL_TIMEOUT_MS = 30_000
+MAX_RETRIES = 200
 
 _ERRORS: dict[int, type[StoreError]] = {
     1007: TransactionTooOld,
     1020: NotCommitted,
-    1031: TransactionTooOld,  # transaction_timed_out: our 5 s timeout option
+    1031: TransactionTimedOut,  # our TOTAL_TIMEOUT_MS budget ran out
     2101: TransactionTooLarge,
     2102: KeyTooLarge,
     2103: ValueTooLarge,
@@ -63,8 +75,9 @@ class FdbTransaction:
         reverse: bool = False,
         snapshot: bool = False,
     ) -> list[tuple[bytes, bytes]]:
+        # to_list() reads in the binding's want_all/exact mode: one round trip when it fits.
         rows = self._source(snapshot).get_range(begin, end, limit=limit, reverse=reverse)
-        return [(bytes(kv.key), bytes(kv.value)) for kv in rows]
+        return [(bytes(kv.key), bytes(kv.value)) for kv in rows.to_list()]
 
     def set(self, key: bytes, value: bytes) -> None:
         check_key(key)
@@ -84,19 +97,20 @@ class FdbTransaction:
 
 
 class FdbDatabase:
-    def __init__(self, cluster_file: str) -> None:
+    def __init__(self, cluster_file: str, *, max_retries: int = MAX_RETRIES) -> None:
         import fdb
 
         fdb.api_version(API_VERSION)
         self._fdb = fdb
         self._db = fdb.open(cluster_file)
-        # FoundationDB aborts at 5 s by itself; the option makes it say so promptly.
-        self._db.options.set_transaction_timeout(int(MAX_TRANSACTION_SECONDS * 1000))
-        self._db.options.set_transaction_retry_limit(200)
+        self._db.options.set_transaction_timeout(TOTAL_TIMEOUT_MS)
+        self.max_retries = max_retries  # attempts before RetryLimitReached
 
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         tr = self._db.create_transaction()
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 result = fn(FdbTransaction(tr), *args, **kwargs)
                 tr.commit().wait()
@@ -106,6 +120,10 @@ class FdbDatabase:
                     tr.on_error(error).wait()  # backs off and resets, or re-raises if fatal
                 except self._fdb.FDBError as fatal:
                     raise _translate(fatal) from fatal
+                if attempts >= self.max_retries:
+                    raise RetryLimitReached(
+                        f"transaction failed {attempts} times; last: {error}"
+                    ) from error
 
     def close(self) -> None:
         self._db = None

@@ -124,6 +124,34 @@ def test_malformed_json_wrong_type_and_oversize_bodies(api, services):
     assert all_keys(services) == before
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/auth/login", "email"),
+        ("/api/auth/refresh", "refresh_token"),
+        ("/api/auth/logout", "refresh_token"),
+    ],
+)
+def test_every_body_endpoint_answers_bad_bodies_in_the_contract_shape(api, services, path, field):
+    register(api, email="someone@example.com")
+    before = all_keys(services)
+    bad_json = api.post(path, data="{not json", content_type="application/json")
+    assert error_of(bad_json) == (400, "malformed_json")
+    assert error_of(api.post(path, data="x", content_type="text/plain")) == (
+        415,
+        "unsupported_media_type",
+    )
+    huge = json.dumps({field: "x" * (70 * 1024)})
+    assert error_of(api.post(path, data=huge, content_type="application/json")) == (
+        413,
+        "payload_too_large",
+    )
+    missing = api.post(path, json={"unexpected": 1})
+    assert error_of(missing) == (422, "validation_error")
+    assert field in missing.get_json()["error"]["message"]
+    assert all_keys(services) == before
+
+
 def test_unknown_route_and_method(api):
     assert error_of(api.get("/api/auth/nothing-here")) == (404, "not_found")
     assert error_of(api.get("/no/such/path")) == (404, "not_found")
@@ -399,5 +427,91 @@ def test_log_lines_of_a_request_carry_trace_and_request_ids(api, capsys):
     ]
     assert lines, "a failed login writes a log line"
     assert all(line.get("request_id") for line in lines)
+    assert all(line.get("severity") and line.get("message") for line in lines)
     assert any(line.get("logging.googleapis.com/trace", "").endswith("abc123") for line in lines)
     assert all(line.get("function") == "auth" for line in lines)
+
+
+def test_deeply_nested_json_is_400_not_500(api, services):
+    before = all_keys(services)
+    for path in ("/api/auth/register", "/api/auth/login", "/api/auth/refresh"):
+        deep = api.post(path, data="[" * 60_000, content_type="application/json")
+        assert error_of(deep) == (400, "malformed_json"), path
+    assert all_keys(services) == before
+
+
+def test_concurrent_guesses_cannot_get_past_the_throttle(api, services):
+    """Each attempt is counted in the transaction that checks the count, before argon2 runs."""
+    import threading
+
+    from werkzeug.test import Client
+
+    register(api, email="burst@example.com")
+    statuses: list[int] = []
+    start = threading.Barrier(25)
+
+    def guess(n: int) -> None:
+        client = Client(api.application)
+        start.wait()
+        response = client.post(
+            "/api/auth/login", json={"email": "burst@example.com", "password": f"guess-{n:06d}"}
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [401] * 10 + [429] * 15
+
+
+def test_a_key_added_elsewhere_is_picked_up_on_its_first_token(services, clock):
+    """Rotation is seamless across instances: one that loaded the keys before a rotation
+    verifies tokens of an instance that signs with the new key, without waiting for a reload."""
+    from shared.tokens import Keyring, TokenService, new_private_key_pem
+
+    name = services.settings.signing_key_secret
+    issuer = services.settings.issuer
+    old_instance = TokenService(
+        Keyring(services.secrets, name, generate_if_missing=True),
+        clock,
+        issuer,
+    )
+    old_instance.jwks()  # loaded before the rotation
+    services.secrets.add_version(name, new_private_key_pem())
+    new_instance = TokenService(Keyring(services.secrets, name), clock, issuer)
+    token, _ = new_instance.issue(typ="access", sub="u1", tid="t1", aud="coditect-api", ttl=60)
+    assert old_instance.verify(token, aud="coditect-api", typ="access")["sub"] == "u1"
+    assert len(old_instance.jwks()["keys"]) == 2
+
+
+def test_unknown_kids_do_not_reload_the_keys_every_time(services, clock):
+    from shared.errors import Unauthorized
+    from shared.tokens import Keyring, TokenService
+
+    class CountingSecrets:
+        def __init__(self, inner):
+            self.inner, self.reads = inner, 0
+
+        def versions(self, name, limit=2, *, fresh=False):
+            self.reads += 1
+            return self.inner.versions(name, limit, fresh=fresh)
+
+        def add_version(self, name, value):
+            self.inner.add_version(name, value)
+
+    counting = CountingSecrets(services.secrets)
+    tokens = TokenService(
+        Keyring(counting, services.settings.signing_key_secret, generate_if_missing=True),
+        clock,
+        services.settings.issuer,
+    )
+    token, _ = tokens.issue(typ="access", sub="u", tid="t", aud="coditect-api", ttl=60)
+    _head, payload, signature = token.split(".")
+    reads = counting.reads
+    for n in range(5):
+        made_up = f"{_b64({'alg': 'ES256', 'kid': f'made-up-{n}'})}.{payload}.{signature}"
+        with pytest.raises(Unauthorized):
+            tokens.verify(made_up, aud="coditect-api", typ="access")
+    assert counting.reads == reads + 1  # one look again, then at most every 30 s

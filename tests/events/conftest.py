@@ -1,9 +1,13 @@
-"""The Pub/Sub emulator (shipped with this machine image), started once for the session."""
+"""The Pub/Sub emulator: started once for the session from this machine image's install, or, when
+``PUBSUB_EMULATOR_HOST`` is already set (Cloud Build runs the emulator image as a build-step
+service), the one running there.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -25,8 +29,41 @@ def emulator_path() -> str | None:
     return next((c for c in candidates if os.path.exists(c)), None)
 
 
+def push_host() -> str:
+    """Where the emulator can reach this process's push endpoint.
+
+    Loopback for an emulator this session started; for one in another container, this
+    container's address on the shared network (``CODITECT_PUSH_HOST`` overrides).
+    """
+    if not os.environ.get("CODITECT_EXTERNAL_EMULATOR"):
+        return "127.0.0.1"
+    return os.environ.get("CODITECT_PUSH_HOST") or socket.gethostbyname(socket.gethostname())
+
+
+def wait_until_serving(host: str, timeout: float = 60.0) -> None:
+    """An emulator started beside the tests may still be booting: its REST root says "Ok"."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://{host}/", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the Pub/Sub emulator at {host} did not answer within {timeout:g} s")
+
+
 @pytest.fixture(scope="session")
 def pubsub_emulator() -> Iterator[str]:
+    external = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if external:
+        wait_until_serving(external)
+        os.environ["CODITECT_EXTERNAL_EMULATOR"] = "1"
+        yield external
+        os.environ.pop("CODITECT_EXTERNAL_EMULATOR", None)
+        return
     path = emulator_path()
     if path is None:
         if os.environ.get("CODITECT_REQUIRE_EMULATOR"):

@@ -2,6 +2,7 @@
 
 Publishing goes through the adapter; delivery reaches a CloudEvent function the way Cloud
 Functions receives it (for the emulator: a push subscription to a functions-framework app).
+The emulator cases carry the ``emulator`` marker (Cloud Build's contract step selects them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from shared.events import LocalEvents, PubSubEvents, decode_event
 from tests.conftest import free_port
 from tests.events import handler_slot, push_target
+from tests.events.conftest import push_host
 
 PROJECT = "coditect-test"
 
@@ -46,10 +48,12 @@ class EmulatorHarness:
         self._subscriber = pubsub_v1.SubscriberClient()
         app = functions_framework.create_app("receive", push_target.__file__, "cloudevent")
         port = free_port()
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        host = push_host()
+        bind = "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0"
+        self._server = make_server(bind, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        self.endpoint = f"http://127.0.0.1:{port}/"
+        self.endpoint = f"http://{host}:{port}/"
 
     def subscribe(self, topic: str, handler: Callable[[Any], None]) -> None:
         handler_slot.HANDLER[:] = [handler]
@@ -66,7 +70,7 @@ class EmulatorHarness:
         self._server.shutdown()
 
 
-@pytest.fixture(params=["local", "emulator"])
+@pytest.fixture(params=["local", pytest.param("emulator", marks=pytest.mark.emulator)])
 def harness(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "emulator":
         request.getfixturevalue("pubsub_emulator")
