@@ -16,6 +16,12 @@ workspace_nodes = {
   max_count    = 50
 }
 
+# Stripe price ids of the paid plans (Dashboard > Product catalog), newest first.
+stripe_prices = {
+  starter = "price_set_me_starter"
+  pro     = "price_set_me_pro"
+}
+
 function_env = {
   oauth = {
     CODITECT_GOOGLE_CLIENT_ID = "set-me.apps.googleusercontent.com"

@@ -24,6 +24,11 @@ variable "function_sources" {
   type        = map(string)
 }
 
+variable "stripe_prices" {
+  description = "Paid plan => Stripe price ids (comma-separated, newest first)."
+  type        = map(string)
+}
+
 variable "function_env" {
   type    = map(map(string))
   default = {}

@@ -26,16 +26,21 @@ locals {
     WORKSPACE_SIDECAR_IMAGE     = var.sidecar_image
   }
 
+  # Read by shared/billing/settings.py in every function that talks to Stripe: a paid sign-up
+  # (auth), checkout (billing) and webhooks mapping a price back to its plan (stripe_webhook).
+  billing_env = { for plan, ids in var.stripe_prices : "CODITECT_STRIPE_PRICE_${upper(plan)}" => ids }
+
   functions = {
     auth = {
       entry_point = "auth"
       trigger     = "http"
       paths       = ["/api/auth/*", "/.well-known/jwks.json"]
-      secrets     = ["jwt-signing-key"]
-      publishes   = false
+      # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py).
+      secrets   = ["jwt-signing-key", "stripe-api-key"]
+      publishes = false
       # Argon2 hashing is memory-hard: fewer concurrent requests per instance, more memory.
       resources = { memory = "1Gi", cpu = "1", timeout = 30, concurrency = 8, min_instances = var.min_instances_public, max_instances = 50 }
-      env       = {}
+      env       = local.billing_env
     }
     oauth = {
       entry_point = "oauth"
@@ -62,7 +67,7 @@ locals {
       secrets     = ["jwt-signing-key", "stripe-api-key"]
       publishes   = false
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
-      env         = {}
+      env         = local.billing_env
     }
     stripe_webhook = {
       entry_point = "stripe_webhook"
@@ -71,7 +76,7 @@ locals {
       secrets     = ["stripe-api-key", "stripe-webhook-secret"]
       publishes   = true
       resources   = { memory = "512Mi", cpu = "1", timeout = 60, concurrency = 20, min_instances = 0, max_instances = 20 }
-      env         = {}
+      env         = local.billing_env
     }
     provisioner = {
       entry_point = "provisioner"
@@ -79,7 +84,8 @@ locals {
       topic       = "workspace-reconcile"
       paths       = []
       secrets     = []
-      publishes   = true
+      # It only consumes workspace-reconcile: redelivery is Pub/Sub's (a failed push is retried).
+      publishes = false
       # One reconcile at a time per instance keeps each convergence simple. The provisioner
       # waits at most PROVISIONER_BUDGET_SECONDS, inside the timeout, inside the ack deadline.
       resources = { memory = "512Mi", cpu = "1", timeout = 540, concurrency = 1, min_instances = 0, max_instances = 30 }

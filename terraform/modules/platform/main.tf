@@ -12,6 +12,7 @@ locals {
   apis = toset([
     "artifactregistry.googleapis.com",
     "billingbudgets.googleapis.com",
+    "binaryauthorization.googleapis.com",
     "certificatemanager.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",

@@ -76,6 +76,15 @@ variable "system_nodes" {
   default = {}
 }
 
+variable "stripe_prices" {
+  description = "Paid plan (shared/plans.py) => its Stripe price ids, comma-separated, newest first."
+  type        = map(string)
+  validation {
+    condition     = alltrue([for ids in values(var.stripe_prices) : length(trimspace(ids)) > 0])
+    error_message = "every paid plan needs at least one Stripe price id."
+  }
+}
+
 variable "function_env" {
   description = "Extra per-function environment variables (OAuth client ids, Stripe price ids...)."
   type        = map(map(string))

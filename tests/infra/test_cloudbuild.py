@@ -1,0 +1,115 @@
+"""cloudbuild.yaml offline: Cloud Build would accept it, and it runs every stage of the pipeline."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.infra.conftest import ROOT
+
+# https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values
+BUILT_INS = {
+    "PROJECT_ID",
+    "PROJECT_NUMBER",
+    "BUILD_ID",
+    "LOCATION",
+    "TRIGGER_NAME",
+    "COMMIT_SHA",
+    "REVISION_ID",
+    "SHORT_SHA",
+    "REPO_NAME",
+    "REPO_FULL_NAME",
+    "BRANCH_NAME",
+    "TAG_NAME",
+    "REF_NAME",
+    "TRIGGER_BUILD_CONFIG_PATH",
+    "SERVICE_ACCOUNT_EMAIL",
+    "SERVICE_ACCOUNT",
+}
+# $$ is a literal dollar; ${NAME...} and $NAME are substitutions; "$(" is the shell's.
+REFERENCE = re.compile(r"\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+@pytest.fixture(scope="module")
+def build() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    return []
+
+
+def step(build: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next(s for s in build["steps"] if s["id"] == step_id)
+
+
+def script(build: dict[str, Any], step_id: str) -> str:
+    return "\n".join(strings(step(build, step_id).get("args", [])))
+
+
+def test_every_dollar_is_a_known_substitution_or_escaped(build: dict) -> None:
+    # Cloud Build rejects the whole build on "$name" it does not know (a shell variable written
+    # with one dollar), before any step runs.
+    declared = set(build["substitutions"])
+    assert all(name.startswith("_") for name in declared)
+    for s in build["steps"]:
+        for text in strings(s):
+            for match in REFERENCE.finditer(text):
+                if match.group(1) == "$":
+                    continue
+                name = match.group(2) or match.group(3)
+                assert name in declared or name in BUILT_INS, (s["id"], match.group(0))
+
+
+def test_steps_wait_for_steps_that_exist(build: dict) -> None:
+    ids = [s["id"] for s in build["steps"]]
+    assert len(ids) == len(set(ids))
+    for s in build["steps"]:
+        for dep in s.get("waitFor", []):
+            assert dep == "-" or dep in ids[: ids.index(s["id"])], (s["id"], dep)
+
+
+def test_the_pipeline_has_every_stage(build: dict) -> None:
+    assert "ruff check" in script(build, "lint") and "ruff format --check" in script(build, "lint")
+    assert "pytest" in script(build, "unit-tests")
+    assert step(build, "terraform-fmt")["args"][:3] == ["fmt", "-check", "-recursive"]
+
+    contract = script(build, "contract-tests")
+    assert "foundationdb/foundationdb:${_FDB_VERSION}" in contract
+    assert "google-cloud-cli:emulators" in contract and "emulators pubsub start" in contract
+    assert "FDB_CLUSTER_FILE=" in contract and "PUBSUB_EMULATOR_HOST=pubsub:8085" in contract
+    assert "tests/store/test_contract.py" in contract
+    assert "tests/events/test_events_contract.py" in contract
+    assert "SKIPPED" in contract  # a contract test that skips fails the build
+
+    image = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/coditect/sidecar:${SHORT_SHA}"
+    assert image in step(build, "sidecar-image")["args"]
+    assert image in script(build, "sidecar-push")
+
+    assert "functions/bundle.py" in script(build, "bundles")
+    assert "--fdb-version ${_FDB_VERSION}" in script(build, "bundles")
+    assert "--skip-library-check" not in script(build, "bundles")
+
+    plan = step(build, "terraform-plan")
+    assert plan["dir"] == "terraform/environments/${_ENV}"
+    assert build["substitutions"]["_ENV"] == "staging"
+    assert "terraform plan" in script(build, "terraform-plan")
+    assert "function_sources.tfvars.json" in script(build, "terraform-plan")
+    assert "-var=sidecar_image=" + image in script(build, "terraform-plan")
+
+    apply = script(build, "terraform-apply")
+    gate = 'if [ "${BRANCH_NAME}" != "main" ]'
+    assert apply.index(gate) < apply.index("terraform apply -input=false /workspace/build/tfplan")
+
+    smoke = step(build, "smoke-test")
+    assert smoke["waitFor"] == ["sync-cluster-file"]
+    assert "https://${_DOMAIN}" in script(build, "smoke-test")
