@@ -7,6 +7,7 @@ workspace). After the subscription's last attempt the message goes to the dead-l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -55,6 +56,22 @@ def reconciler(svc: Services) -> Any:
     return svc.get_or_create("provisioner", build)
 
 
+def push_delivery_attempt() -> int | None:
+    """The attempt number of a Pub/Sub push delivery, read from the raw request.
+
+    A push subscription with a dead-letter policy puts ``deliveryAttempt`` in the push body, but
+    functions-framework's conversion of that body to a CloudEvent drops it; without it every
+    delivery would look like the first, and the last one would never give up cleanly.
+    """
+    import flask
+
+    if not flask.has_request_context():
+        return None
+    body = flask.request.get_json(silent=True)
+    attempt = body.get("deliveryAttempt") if isinstance(body, dict) else None
+    return attempt if isinstance(attempt, int) and attempt > 0 else None
+
+
 def handle(cloud_event: Any) -> None:
     try:
         message = decode_event(cloud_event)
@@ -62,4 +79,7 @@ def handle(cloud_event: Any) -> None:
         # Redelivering a message that cannot be read would only fill the dead-letter topic.
         log.error("malformed reconcile message; dropped")
         return
+    attempt = push_delivery_attempt()
+    if attempt is not None and attempt > message.delivery_attempt:
+        message = dataclasses.replace(message, delivery_attempt=attempt)
     reconciler(services()).handle(message)

@@ -77,3 +77,41 @@ def test_stale_and_malformed_messages_are_acknowledged(platform, make_user, kube
     headers, body = to_binary(good)
     assert app.test_client().post("/", headers=headers, data=body).status_code == 200
     assert kube.server.calls() == 0  # a duplicate of a settled generation
+
+
+def test_a_raw_push_body_keeps_its_delivery_attempt(services, kube, ws_settings, make_user):
+    """Pub/Sub push bodies carry deliveryAttempt (functions-framework's conversion drops it):
+    before the last attempt a retryable failure only asks for redelivery, on the last one the
+    provisioner also gives up on the workspace and says why."""
+    from shared.api.provisioner import KUBE_CLIENT
+
+    # Wired like production: nothing on the local bus, deliveries come as raw push bodies.
+    services.extras["workspace_settings"] = ws_settings
+    services.extras[KUBE_CLIENT] = kube.api_client
+    user = make_user()
+    wid = user.create("w").get_json()["workspace"]["workspace_id"]
+    kube.server.stop()  # every attempt now fails with an error a retry could fix
+
+    def push(attempt: int) -> int:
+        body = {
+            "message": {
+                "data": base64.b64encode(
+                    json.dumps(
+                        {"tenant_id": user.tenant_id, "user_id": user.user_id, "workspace_id": wid}
+                    ).encode()
+                ).decode(),
+                "messageId": f"push-{attempt}",
+                "publishTime": "2030-01-01T00:00:00Z",
+            },
+            "subscription": "projects/p/subscriptions/workspace-reconcile-push",
+            "deliveryAttempt": attempt,
+        }
+        return load_function("provisioner").test_client().post("/", json=body).status_code
+
+    assert push(2) == 500  # retry, please
+    assert user.workspace(wid)["status"] != "failed"
+    # The last attempt records the failure, then still fails so Pub/Sub dead-letters it.
+    assert push(ws_settings.max_attempts) == 500
+    ws = user.workspace(wid)
+    assert ws["status"] == "failed"
+    assert ws["reason"].startswith(f"gave up after {ws_settings.max_attempts} attempts")
