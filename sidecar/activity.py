@@ -1,30 +1,35 @@
-"""User activity tracking and the heartbeat to the platform.
+"""User activity: what counts, the page's input beacon, and the heartbeat to the platform.
 
-What counts as activity (keeps the workspace alive):
-  * every proxied HTTP request from the client (any method, any path that reaches the IDE);
-  * every client->upstream WebSocket *data* frame (text, binary, continuation) - typing, clicks,
-    file operations, terminal input all travel this way in Theia.
+Activity means a person is using the IDE, not that bytes are moving. An open tab that nobody
+touches must let its workspace go idle, and IDE frontends talk a lot on their own (Theia's
+connection-status service sends a JSON-RPC ping every few seconds while the backend is quiet,
+in a format that changes across versions). So the sidecar counts *input*, never traffic.
+
+What counts (keeps the workspace alive):
+  * input beacons from the page: ``POST /__coditect/activity``, sent by ``activity.js`` (served
+    at ``/__coditect/activity.js`` and injected into every HTML document the sidecar proxies
+    for a top-level navigation) when the user presses a key, clicks, scrolls, touches, types or
+    pastes in the top document - at most once per ``ACTIVITY_BEACON_SECONDS``;
+  * top-level document navigations: opening or reloading the IDE (a request with
+    ``Sec-Fetch-Dest: document``, or without that header an ``Accept`` naming ``text/html``);
+  * the launch itself (``/__coditect/launch`` with a valid token).
 
 What does not count:
-  * WebSocket control frames in either direction: ping, pong, close;
-  * anything upstream->client (server pushes, log streaming, file-watcher events, LSP
-    diagnostics): the IDE talking to an idle tab is not the user;
-  * engine.io/socket.io heartbeats: a client->upstream text frame whose whole payload is "2"
-    (ping, engine.io v3) or "3" (pong, v4). Theia's socket.io transport answers server pings
-    with these from an untouched tab, so counting them would keep it alive forever;
-  * the sidecar's own endpoints: /healthz, /readyz (kubelet probes), /__coditect/* (launch and
-    session renewal), and failed authentications;
-  * TCP keep-alives and the WebSocket handshake itself (a reconnecting tab is not a user).
+  * any WebSocket frame in either direction: editor traffic, JSON-RPC pings, ping/pong,
+    engine.io heartbeats, close frames, server pushes; and the WebSocket handshake;
+  * background HTTP requests: XHR/fetch, asset and font loads, long-polling, iframes;
+  * the sidecar's own endpoints other than the two above: ``/healthz``, ``/readyz`` (kubelet
+    probes), ``/__coditect/session``, ``/__coditect/activity.js``; refused requests; TCP
+    keep-alives.
 
-Periodic polling is a judgment call: other periodic client->upstream traffic (an HTTP poll, an
-application-level keep-alive message in a data frame) cannot be told apart from user input at
-this layer, so it counts. Theia does not poll over HTTP after load, and its only periodic
-client frames are the engine.io heartbeats excluded above.
+Limits of this rule: input inside a cross-origin iframe (Theia webviews) does not reach the top
+document's listeners, and a client that is not a browser counts only through a beacon, a
+navigation-like request or a launch. An IDE page that blocks our script (a CSP without
+``'self'`` in ``script-src``) produces no beacons and goes idle while in use.
 
-Reporting: ``touch()`` only stores a timestamp (cheap enough for the relay's hot path). A
-background task posts at most one heartbeat per interval - ``{"last_active": ISO-8601 UTC}`` -
-retrying 5xx and connection errors with exponential backoff; a 4xx is logged and dropped.
-Traffic never waits for it.
+Reporting: ``touch()`` only stores a timestamp. A background task posts at most one heartbeat per
+interval - ``{"last_active": ISO-8601 UTC}`` - retrying 5xx and connection errors with
+exponential backoff; a 4xx is logged and dropped. Requests never wait for it.
 """
 
 from __future__ import annotations
@@ -66,8 +71,9 @@ class ActivityReporter:
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
 
-    def touch(self) -> None:
-        """Record user activity now. Called on the hot path: no await, no allocation."""
+    def touch(self, source: str) -> None:
+        """Record user activity now (``source``: input, navigation or launch); never waits."""
+        self._metrics.activity_signals.labels(source).inc()
         self._last_active = time.time()
         if not self._pending:
             self._pending = True
@@ -146,3 +152,42 @@ class ActivityReporter:
                 self._metrics.heartbeats.labels("failed").inc()
                 return False
             await asyncio.sleep(backoff)
+
+
+# The input beacon. Capture phase on window, so an editor that stops propagation still lets us
+# see the event; passive, so scrolling is never delayed. Everything is wrapped: a failed beacon
+# must never surface as an error in the IDE.
+_BEACON_JS = """\
+// Coditect: tells the workspace that someone is using it (key, pointer, wheel, touch, input).
+(() => {
+  "use strict";
+  if (window.__coditectActivity) return;
+  window.__coditectActivity = true;
+  const THROTTLE_MS = %(throttle_ms)d;
+  let last = -Infinity;
+  const beat = () => {
+    const now = performance.now();
+    if (now - last < THROTTLE_MS) return;
+    last = now;
+    try {
+      fetch("/__coditect/activity", {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: true,
+        cache: "no-store",
+      }).catch(() => {});
+    } catch (e) {}
+  };
+  const options = { capture: true, passive: true };
+  for (const type of [
+    "keydown", "mousedown", "pointerdown", "wheel", "touchstart", "input", "paste",
+  ]) {
+    window.addEventListener(type, beat, options);
+  }
+})();
+"""
+
+
+def beacon_script(throttle_seconds: float) -> bytes:
+    """``activity.js`` with the throttle rendered in (``ACTIVITY_BEACON_SECONDS``)."""
+    return (_BEACON_JS % {"throttle_ms": round(throttle_seconds * 1000)}).encode()

@@ -2,13 +2,16 @@
 
 Routes (no auth): ``/healthz``, ``/readyz``, ``/__coditect/launch``. Everything else needs a valid
 session cookie or a workspace-scoped Bearer token for this workspace's owner: HTTP gets 401 JSON,
-a WebSocket upgrade gets 403 before any handshake, and nothing redirects (no loops).
+a WebSocket upgrade gets 403 before any handshake, and nothing redirects (no loops). Our own
+authenticated routes: ``/__coditect/session``, ``/__coditect/activity.js`` (the input beacon)
+and ``POST /__coditect/activity`` (what it sends). What counts as activity: activity.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,9 +20,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .activity import ActivityReporter
+from .activity import ActivityReporter, beacon_script
 from .auth import Authenticator, AuthError, Principal
 from .config import Config
+from .inject import SCRIPT_PATH, is_document_request
 from .logs import get_logger
 from .metrics import Metrics
 from .proxy import error_response, proxy_http, proxy_websocket
@@ -45,6 +49,7 @@ class Sidecar:
     authenticator: Authenticator
     activity: ActivityReporter
     splices: set[Splice] = field(default_factory=set)
+    beacon_js: bytes = b""
     _upstream_session: aiohttp.ClientSession | None = None
     _platform_session: aiohttp.ClientSession | None = None
 
@@ -156,6 +161,7 @@ async def launch(request: web.Request) -> web.Response:
         headers={"Location": "/", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
     sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    sidecar.activity.touch("launch")
     log.info("launch accepted", extra={"user_id": principal.sub})
     return resp
 
@@ -171,6 +177,71 @@ async def session(request: web.Request) -> web.Response:
     resp = web.json_response(
         {"user_id": principal.sub, "workspace_id": sidecar.config.workspace_id}
     )
+    if principal.renew_session:
+        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    return resp
+
+
+def _method_not_allowed(*allowed: str) -> web.Response:
+    return error_response(
+        405,
+        "method_not_allowed",
+        f"Use {' or '.join(allowed)} here.",
+        {"Allow": ", ".join(allowed)},
+    )
+
+
+async def activity_script(request: web.Request) -> web.Response:
+    """``activity.js``: the input beacon the sidecar injects into the IDE's documents."""
+    sidecar = request.app[SIDECAR]
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET", "HEAD")
+    try:
+        principal = await sidecar.authenticate(request)
+    except AuthError as exc:
+        sidecar.metrics.auth_failures.labels(exc.reason).inc()
+        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+    etag = '"' + hashlib.sha256(sidecar.beacon_js).hexdigest()[:16] + '"'
+    headers = {
+        # Private: it is behind our cookie. Revalidated after an hour by its ETag.
+        "Cache-Control": "private, max-age=3600",
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag in request.headers.get("If-None-Match", ""):
+        resp = web.Response(status=304, headers=headers)
+    else:
+        resp = web.Response(
+            body=sidecar.beacon_js,
+            content_type="text/javascript",
+            charset="utf-8",
+            headers=headers,
+        )
+    if principal.renew_session:
+        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    return resp
+
+
+async def activity_beacon(request: web.Request) -> web.Response:
+    """``POST /__coditect/activity``: the user pressed a key, clicked, scrolled... in the page."""
+    sidecar = request.app[SIDECAR]
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    try:
+        principal = await sidecar.authenticate(request)
+    except AuthError as exc:
+        sidecar.metrics.auth_failures.labels(exc.reason).inc()
+        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+    if principal.via_cookie and not _same_origin(request):
+        # A sibling workspace host is the same site, so the Lax cookie would come along: only
+        # this host's pages may say its user is active.
+        sidecar.metrics.auth_failures.labels("origin").inc()
+        return error_response(
+            403, "forbidden_origin", "Activity can only be reported from this workspace's pages."
+        )
+    sidecar.activity.touch("input")
+    resp = web.Response(status=204, headers={"Cache-Control": "no-store"})
+    # The beacon only fires while someone works: it keeps the cookie fresh for them.
     if principal.renew_session:
         sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
     return resp
@@ -211,18 +282,21 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         cookie = sidecar.authenticator.issue_session(principal)
     stats = metrics.stats
     if websocket:
-        # The handshake itself is not activity; data frames the user sends are.
+        # Neither the handshake nor any frame is activity (see activity.py).
         stats.active_ws += 1
         metrics.connections.labels("websocket").inc()
         try:
             return await proxy_websocket(request, sidecar, cookie)
         finally:
             stats.active_ws -= 1
-    sidecar.activity.touch()
+    # Opening or reloading the IDE is the user; the page's own fetches and assets are not.
+    document = is_document_request(request.method, request.headers)
+    if document:
+        sidecar.activity.touch("navigation")
     stats.active_http += 1
     metrics.connections.labels("http").inc()
     try:
-        return await proxy_http(request, sidecar, cookie)
+        return await proxy_http(request, sidecar, cookie, document)
     finally:
         stats.active_http -= 1
 
@@ -277,6 +351,7 @@ def create_app(config: Config) -> web.Application:
             metrics,
         ),
     )
+    sidecar.beacon_js = beacon_script(config.activity_beacon_seconds)
     app[SIDECAR] = sidecar
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -302,6 +377,9 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/__coditect/launch", launch)
     app.router.add_get("/__coditect/session", session)
+    # Any method, so a wrong one gets 405 here instead of being proxied to the IDE.
+    app.router.add_route("*", SCRIPT_PATH, activity_script)
+    app.router.add_route("*", "/__coditect/activity", activity_beacon)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app
 

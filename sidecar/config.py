@@ -43,6 +43,10 @@ class Config:
     # At most one activity heartbeat per interval; retries back off from the base delay.
     activity_interval_seconds: float = 60.0
     activity_retry_base_seconds: float = 1.0
+    # The page's input beacon (activity.js) posts at most once per this many seconds.
+    activity_beacon_seconds: float = 30.0
+    # Largest HTML document buffered to inject activity.js; bigger ones stream through as-is.
+    inject_max_bytes: int = 2 * 1024 * 1024
     # Unknown `kid` refetches the JWKS at most once per this many seconds.
     jwks_refetch_interval_seconds: float = 60.0
     # Known keys are refreshed at most this long after the last fetch.
@@ -102,6 +106,10 @@ class Config:
             activity_retry_base_seconds=r.number(
                 "ACTIVITY_RETRY_BASE_SECONDS", d["activity_retry_base_seconds"]
             ),
+            activity_beacon_seconds=r.number(
+                "ACTIVITY_BEACON_SECONDS", d["activity_beacon_seconds"]
+            ),
+            inject_max_bytes=int(r.number("INJECT_MAX_BYTES", d["inject_max_bytes"])),
             jwks_refetch_interval_seconds=r.number(
                 "JWKS_REFETCH_INTERVAL_SECONDS", d["jwks_refetch_interval_seconds"]
             ),

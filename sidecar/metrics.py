@@ -78,6 +78,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.activity_signals = Counter(
+            "sidecar_activity_signals",
+            "User activity seen, by source (input beacon, navigation, launch)",
+            ["source"],
+            registry=self.registry,
+        )
         self.last_activity = Gauge(
             "sidecar_last_activity_timestamp_seconds",
             "Last user activity (unix time)",

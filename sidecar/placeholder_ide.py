@@ -2,7 +2,8 @@
 
 Serves an HTML page at ``/`` (title "Coditect workspace", a WebSocket echo demo) and a WebSocket
 echo at ``/ws`` (text and binary echoed; a client close code is answered with the same code).
-The local stack runs it behind a real sidecar so the launch flow works in a browser.
+The local stack runs it behind a real sidecar so the launch flow works in a browser. Like Theia,
+it knows nothing about Coditect: the sidecar injects its input beacon into the page.
 """
 
 from __future__ import annotations
@@ -40,13 +41,6 @@ document.getElementById("form").onsubmit = (e) => {
   e.preventDefault();
   ws.send(document.getElementById("msg").value);
 };
-// Keep the sidecar session cookie fresh while the user interacts with the page.
-let last = 0;
-for (const type of ["keydown", "pointerdown"]) {
-  addEventListener(type, () => {
-    if (Date.now() - last > 60000) { last = Date.now(); fetch("/__coditect/session"); }
-  });
-}
 </script>
 </body>
 </html>

@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from .inject import inject, injectable
 from .logs import get_logger
 from .wsplice import Splice, UpstreamHandshakeError, open_upstream
 
@@ -123,9 +124,32 @@ class _LimitedBody:
             yield chunk
 
 
+async def _read_capped(
+    content: aiohttp.StreamReader, limit: int, counters: dict[tuple[str, str], int]
+) -> tuple[list[bytes], bool]:
+    """Read the body until its end or until it passes ``limit``; True if it ended in time."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in content.iter_any():
+        counters["http", "upstream_to_client"] += len(chunk)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            return chunks, False
+    return chunks, True
+
+
+def _add_vary(headers: CIMultiDict[str], name: str) -> None:
+    current = ", ".join(headers.getall("Vary", ()))
+    tokens = {t.strip().lower() for t in current.split(",")}
+    if "*" not in tokens and name.lower() not in tokens:
+        headers["Vary"] = f"{current}, {name}" if current else name
+
+
 async def proxy_http(
-    request: web.Request, sidecar: Sidecar, cookie: str | None
+    request: web.Request, sidecar: Sidecar, cookie: str | None, document: bool = False
 ) -> web.StreamResponse:
+    """Stream a request and its response; a navigation's HTML document gets activity.js."""
     cfg = sidecar.config
     metrics = sidecar.metrics
     length = request.content_length
@@ -144,11 +168,15 @@ async def proxy_http(
         else:
             limited = _LimitedBody(request.content, cfg.max_request_body_bytes, sidecar)
             data = limited.__aiter__()
+    headers = forward_headers(request, cfg.cookie_name)
+    if document:
+        # We may edit this body, so it must not come compressed.
+        headers["Accept-Encoding"] = "identity"
     try:
         upstream = await sidecar.upstream_session.request(
             request.method,
             url,
-            headers=forward_headers(request, cfg.cookie_name),
+            headers=headers,
             data=data,
             allow_redirects=False,
             timeout=sidecar.upstream_timeout,
@@ -163,9 +191,33 @@ async def proxy_http(
         resp.headers.extend(response_headers(upstream.headers))
         if cookie is not None:
             sidecar.set_session_cookie(resp, cookie)
-        await resp.prepare(request)
         counters = metrics.stats.bytes
+        head: list[bytes] = []
+        if upstream.content_type == "text/html":
+            # The same URL answers navigations with our script and fetches without it: keep
+            # the browser's cache from serving one for the other.
+            _add_vary(resp.headers, "Sec-Fetch-Dest")
+            if document and injectable(
+                request.method, upstream.status, upstream.headers, cfg.inject_max_bytes
+            ):
+                try:
+                    head, complete = await _read_capped(
+                        upstream.content, cfg.inject_max_bytes, counters
+                    )
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    return _upstream_failure(request, sidecar, exc)
+                if complete:
+                    body = inject(b"".join(head))
+                    resp.content_length = len(body)
+                    await resp.prepare(request)
+                    await resp.write(body)
+                    await resp.write_eof()
+                    return resp
+                # Too large to edit: what was read goes out first, the rest streams.
+        await resp.prepare(request)
         try:
+            for chunk in head:
+                await resp.write(chunk)
             async for chunk in upstream.content.iter_any():
                 counters["http", "upstream_to_client"] += len(chunk)
                 await resp.write(chunk)
@@ -230,7 +282,7 @@ async def proxy_websocket(
     cfg = sidecar.config
     metrics = sidecar.metrics
     headers = forward_headers(request, cfg.cookie_name)
-    # No permessage-deflate: it costs memory on both ends and would hide frames from the scan.
+    # No permessage-deflate: it costs memory on both ends and would hide sizes from the scan.
     headers.popall("Sec-WebSocket-Extensions", None)
     headers["Connection"] = "Upgrade"
     headers["Upgrade"] = "websocket"
@@ -238,7 +290,7 @@ async def proxy_websocket(
     lines.extend(f"{k}: {v}" for k, v in headers.items())
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
-    splice = Splice(metrics.stats, sidecar.activity.touch, cfg.max_ws_message_bytes)
+    splice = Splice(metrics.stats, cfg.max_ws_message_bytes)
     try:
         await open_upstream(
             cfg.upstream_host, cfg.upstream_port, head, splice, cfg.upstream_connect_timeout_seconds

@@ -2,18 +2,16 @@
 
 After authentication and the upgrade handshake, frames are not decoded or re-encoded: bytes
 read from one socket are written to the other. Only client->upstream frame *headers* are
-walked (opcode, length, and the first payload byte of 1-byte text frames), which is enough to
-  * tell user data frames from control frames and engine.io heartbeats (activity), and
-  * enforce the message size limit before an oversized frame is forwarded.
-Upstream->client bytes are never inspected. Flow control is the transports' own: when one side's
-write buffer fills, reading from the other side pauses.
+walked (opcode and length), to enforce the message size limit before an oversized frame is
+forwarded. No WebSocket traffic counts as user activity (see activity.py), so nothing else is
+looked at. Upstream->client bytes are never inspected. Flow control is the transports' own:
+when one side's write buffer fills, reading from the other side pauses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from typing import cast
 
 from .metrics import Stats
@@ -24,8 +22,6 @@ HANDSHAKE_MAX_BYTES = 64 * 1024
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_BIG = 1009
-
-_ENGINEIO_HEARTBEATS = (0x32, 0x33)  # "2" ping, "3" pong
 
 
 class MessageTooBigError(Exception):
@@ -38,27 +34,20 @@ class MessageTooBigError(Exception):
 class FrameScanner:
     """Walks client->upstream frame headers in a byte stream; payloads are skipped, not copied."""
 
-    __slots__ = ("_hb_mask", "_hb_pending", "_max", "_msg_len", "_partial", "_skip")
+    __slots__ = ("_max", "_msg_len", "_partial", "_skip")
 
     def __init__(self, max_message: int) -> None:
         self._max = max_message
         self._skip = 0  # payload bytes of the current frame still to pass
         self._partial = b""  # a frame header split across reads
         self._msg_len = 0  # size of the current (possibly fragmented) data message
-        self._hb_pending = False  # a 1-byte text frame whose byte is in the next read
-        self._hb_mask = 0
 
     @property
     def at_boundary(self) -> bool:
-        return self._skip == 0 and not self._partial and not self._hb_pending
+        return self._skip == 0 and not self._partial
 
-    def feed(self, data: bytes) -> bool:
-        """Return True if ``data`` carries user data frames; raise MessageTooBigError."""
-        active = False
-        if self._hb_pending and data:
-            self._hb_pending = False
-            if data[0] ^ self._hb_mask not in _ENGINEIO_HEARTBEATS:
-                active = True
+    def feed(self, data: bytes) -> None:
+        """Walk the frame headers in ``data``; raise MessageTooBigError on an oversized one."""
         buf = data
         base = 0
         if self._partial:
@@ -103,18 +92,6 @@ class FrameScanner:
                     self._skip = 0
                     raise MessageTooBigError(pos - base)
                 self._msg_len = size
-                if opcode == 1 and length == 1 and b0 & 0x80:
-                    # Possibly an engine.io heartbeat: look at its single (masked) byte.
-                    p = pos + hlen
-                    mask = buf[p - 4] if masked else 0
-                    if p < n:
-                        if buf[p] ^ mask not in _ENGINEIO_HEARTBEATS:
-                            active = True
-                    else:
-                        self._hb_pending = True
-                        self._hb_mask = mask
-                else:
-                    active = True
             elif length > 125:
                 # Control frames are at most 125 bytes (RFC 6455 5.5); treat as a violation.
                 self._skip = 0
@@ -122,7 +99,6 @@ class FrameScanner:
             pos += hlen
             skip = length
         self._skip = skip
-        return active
 
 
 def close_frame(code: int, reason: str = "", *, masked: bool) -> bytes:
@@ -146,7 +122,6 @@ class Splice:
         "_client",
         "_closing",
         "_discard",
-        "_on_activity",
         "_stats",
         "_upstream",
         "aiohttp_protocol",
@@ -155,10 +130,9 @@ class Splice:
         "scanner",
     )
 
-    def __init__(self, stats: Stats, on_activity: Callable[[], None], max_message: int) -> None:
+    def __init__(self, stats: Stats, max_message: int) -> None:
         loop = asyncio.get_running_loop()
         self._stats = stats
-        self._on_activity = on_activity
         self.scanner = FrameScanner(max_message)
         self._upstream: asyncio.Transport | None = None
         self._client: asyncio.Transport | None = None
@@ -198,8 +172,7 @@ class Splice:
             return
         self._stats.bytes["websocket", "client_to_upstream"] += len(data)
         try:
-            if self.scanner.feed(data):
-                self._on_activity()
+            self.scanner.feed(data)
         except MessageTooBigError as exc:
             self._refuse_oversized(data, exc.offset)
             return

@@ -22,10 +22,13 @@ import requests
 from tests.conftest import ROOT, free_port
 
 PASSWORD = "correct horse battery"
-# Short heartbeat interval and fast pods, passed to the stack (and by it to each sidecar).
+# Short heartbeat interval and beacon throttle and fast pods, passed to the stack (and by it to
+# each sidecar).
+ACTIVITY_INTERVAL = 1.0
 STACK_ENV = {
     "KUBE_STANDIN_READY_DELAY": "0.2",
-    "CODITECT_SIDECAR_ACTIVITY_INTERVAL_SECONDS": "1",
+    "CODITECT_SIDECAR_ACTIVITY_INTERVAL_SECONDS": str(ACTIVITY_INTERVAL),
+    "CODITECT_SIDECAR_ACTIVITY_BEACON_SECONDS": "0.5",
     "PYTHONUNBUFFERED": "1",
 }
 
@@ -48,6 +51,28 @@ class Stack:
                 return json.load(fh)
         except FileNotFoundError:
             return None
+
+    def state_for_url(self, url: str) -> dict[str, Any]:
+        """The data plane's record of the workspace served at ``url`` (its sidecar origin)."""
+        folder = os.path.join(self.data_dir, "dataplane")
+        for name in os.listdir(folder):
+            if name.endswith(".json") and name != "ports.json":
+                with open(os.path.join(folder, name)) as fh:
+                    state = json.load(fh)
+                if state.get("url") == url.rstrip("/"):
+                    return dict(state)
+        raise AssertionError(f"no local workspace serves {url}")
+
+    def sidecar_metrics(self, state: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], float]:
+        """The workspace sidecar's Prometheus samples: (name, label values) -> value."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = requests.get(f"http://127.0.0.1:{state['metrics_port']}/metrics", timeout=5).text
+        return {
+            (sample.name, tuple(sample.labels.values())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     def ports(self) -> dict[str, int]:
         with open(os.path.join(self.data_dir, "dataplane", "ports.json")) as fh:

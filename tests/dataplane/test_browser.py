@@ -1,4 +1,5 @@
-"""A real browser on `make dev`: sign up on the app page, create a workspace, open the IDE.
+"""A real browser on `make dev`: sign up on the app page, create a workspace, open the IDE, leave
+it untouched (no activity, even while the page pings over its WebSocket), then type (activity).
 
 Chromium (Debian's, /usr/bin/chromium) driven by Playwright. Skipped only when the browser or
 Playwright is missing and CODITECT_REQUIRE_BROWSER is unset; with it set (CI), that is a failure.
@@ -10,12 +11,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.dataplane.conftest import PASSWORD, Stack
+from tests.dataplane.conftest import ACTIVITY_INTERVAL, PASSWORD, Stack, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -46,6 +49,30 @@ def _require_browser() -> None:
     if os.environ.get("CODITECT_REQUIRE_BROWSER"):
         pytest.fail(f"CODITECT_REQUIRE_BROWSER is set but {reason}")
     pytest.skip(reason)
+
+
+# What the heartbeat reports, from the workspace sidecar's metrics: activity seen by source,
+# heartbeats the platform accepted, and the last_active value of the latest one.
+WATCHED = (
+    ("sidecar_activity_signals_total", ("launch",)),
+    ("sidecar_activity_signals_total", ("navigation",)),
+    ("sidecar_activity_signals_total", ("input",)),
+    ("sidecar_activity_heartbeats_total", ("ok",)),
+    ("sidecar_last_activity_timestamp_seconds", ()),
+)
+
+# Theia's frontend pings its backend over the socket while it is quiet; this does the same,
+# every 200 ms, through the placeholder page's own WebSocket (`ws`).
+RPC_PINGS = """() => {
+  let id = 0;
+  window.__rpc = setInterval(() => ws.send(JSON.stringify(
+    {jsonrpc: "2.0", id: ++id, method: "ping", params: []})), 200);
+}"""
+
+
+def activity(stack: Stack, state: dict[str, Any]) -> dict[str, float]:
+    samples = stack.sidecar_metrics(state)
+    return {f"{name}{list(labels)}": samples.get((name, labels), 0.0) for name, labels in WATCHED}
 
 
 def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
@@ -90,8 +117,52 @@ def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
             # The page's script cannot read the HttpOnly cookie.
             assert "coditect_ws_session" not in ide.evaluate("document.cookie")
 
-            # The page's WebSocket echo demo, through the sidecar with the cookie.
+            # The sidecar injected its input beacon into the page, and it ran.
+            expect(ide.locator('script[src="/__coditect/activity.js"]')).to_have_count(1)
             expect(ide.locator("#status")).to_have_text("connected")
+            assert ide.evaluate("window.__coditectActivity === true")
+
+            # Opening the IDE was activity: the launch and the page load. Let their heartbeats
+            # go out (the second one waits out an interval), then leave the tab untouched.
+            state = stack.state_for_url(ide.url)
+            wait_until(
+                lambda: activity(stack, state)["sidecar_activity_heartbeats_total['ok']"] >= 1,
+                10,
+                "the launch's heartbeat",
+            )
+            time.sleep(1.5 * ACTIVITY_INTERVAL)
+            opened_ide = activity(stack, state)
+            assert opened_ide["sidecar_activity_signals_total['launch']"] == 1
+            assert opened_ide["sidecar_activity_signals_total['navigation']"] == 1
+            assert opened_ide["sidecar_activity_signals_total['input']"] == 0
+            assert opened_ide["sidecar_last_activity_timestamp_seconds[]"] > 0
+
+            ide.evaluate(RPC_PINGS)
+            time.sleep(2 * ACTIVITY_INTERVAL + 0.5)
+            expect(ide.locator("#log")).to_contain_text('echo: {"jsonrpc":"2.0","id":5,')
+            # Untouched for two intervals while the socket was busy: no new last_active.
+            assert activity(stack, state) == opened_ide
+
+            # Typing is the user: a keydown, a beacon, a heartbeat with a later last_active.
+            ide.locator("#msg").focus()
+            ide.keyboard.type("x")
+            wait_until(
+                lambda: (
+                    activity(stack, state)["sidecar_last_activity_timestamp_seconds[]"]
+                    > opened_ide["sidecar_last_activity_timestamp_seconds[]"]
+                ),
+                10,
+                "a heartbeat after typing",
+            )
+            typed = activity(stack, state)
+            assert typed["sidecar_activity_signals_total['input']"] >= 1
+            assert (
+                typed["sidecar_activity_heartbeats_total['ok']"]
+                > opened_ide["sidecar_activity_heartbeats_total['ok']"]
+            )
+            ide.evaluate("clearInterval(window.__rpc)")
+
+            # The page's WebSocket echo demo, through the sidecar with the cookie.
             ide.fill("#msg", "hello from chromium")
             ide.click("button")
             expect(ide.locator("#log")).to_contain_text("echo: hello from chromium")

@@ -111,7 +111,8 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
     asyncio.run(anonymous_is_refused(launch_url, origin))
     old_cookie = asyncio.run(echo_with_cookie(stack.launch(owner, wid), origin))
 
-    # The sidecar's heartbeat reached the platform: user traffic moved last_active.
+    # The sidecar's heartbeat reached the platform: the launch (and page load) moved
+    # last_active.
     wait_until(lambda: stack.get(owner, wid)["last_active"] is not None, 15, "heartbeat")
 
     # Another user can neither see nor launch it.

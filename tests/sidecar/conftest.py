@@ -178,6 +178,25 @@ class Upstream:
     ws_control: list[tuple[str, bytes]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stall: asyncio.Event = field(default_factory=asyncio.Event)
+    # /page: request headers as the upstream saw them; `gate` holds back a body's last bytes.
+    page_requests: list[dict[str, str]] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+PAGES = {
+    "head": b"<!doctype html><html><HEAD><title>IDE</title></HEAD><body><p>hi</p></body></html>",
+    "body": b"<p>no head here</p><body>text</BODY>",
+    "none": b"plain <b>text</b> without structure",
+}
+
+
+def page_body(kind: str = "head", size: int = 0) -> bytes:
+    """The document /page serves: PAGES[kind], padded with a comment up to ``size`` bytes."""
+    body = PAGES[kind]
+    if size > len(body):
+        pad = b"<!--" + b"x" * (size - len(body) - 7) + b"-->"
+        body = body.replace(b"<p>", pad + b"<p>", 1) if b"<p>" in body else pad + body
+    return body
 
 
 def upstream_app(state: Upstream) -> web.Application:
@@ -288,6 +307,33 @@ def upstream_app(state: Upstream) -> web.Application:
                 await sock.ping(b"from-upstream")
         return sock
 
+    async def page(request: web.Request) -> web.StreamResponse:
+        # ?kind=head|body|none &size=N &type=<content type> &chunked=1 (no Content-Length)
+        # &gate=1 (the last 16 bytes wait for state.gate) &gzip=1 (compressed whatever was asked)
+        state.page_requests.append(dict(request.headers))
+        q = request.query
+        body = page_body(q.get("kind", "head"), int(q.get("size", "0")))
+        headers = {"Content-Type": q.get("type", "text/html; charset=utf-8")}
+        if q.get("gzip"):
+            import gzip
+
+            body = gzip.compress(body, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        if not q.get("chunked") and not q.get("gate"):
+            return web.Response(body=body, headers=headers)
+        resp = web.StreamResponse(headers=headers)
+        if not q.get("chunked"):
+            resp.content_length = len(body)
+        await resp.prepare(request)
+        cut = len(body) - 16 if q.get("gate") else len(body)
+        for i in range(0, cut, 16384):
+            await resp.write(body[i : min(i + 16384, cut)])
+        if q.get("gate"):
+            await state.gate.wait()
+            await resp.write(body[cut:])
+        await resp.write_eof()
+        return resp
+
     async def refuse_ws(request: web.Request) -> web.Response:
         return web.Response(status=404, text="no such socket")
 
@@ -301,6 +347,7 @@ def upstream_app(state: Upstream) -> web.Application:
     app.router.add_get("/ws", ws)
     app.router.add_get("/wsraw", ws_raw)
     app.router.add_get("/nows", refuse_ws)
+    app.router.add_route("*", "/page", page)
     return app
 
 
@@ -310,6 +357,7 @@ async def upstream() -> AsyncIterator[Upstream]:
     runner, state.port = await start_app(upstream_app(state), shutdown_timeout=0.1)
     yield state
     state.stall.set()
+    state.gate.set()
     await runner.cleanup()
 
 
@@ -339,6 +387,9 @@ class SidecarUnderTest:
 
     def ws_url(self, path: str = "/ws") -> str:
         return self.url.replace("http://", "ws://") + path
+
+    def cookie_headers(self, cookie: str, **extra: str) -> dict[str, str]:
+        return {"Cookie": f"{self.state.config.cookie_name}={cookie}", **extra}
 
     async def launch(self, session: aiohttp.ClientSession) -> str:
         """Run the launch flow; return the session cookie value."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from sidecar.placeholder_ide import make_app
+from sidecar.inject import SCRIPT_TAG
+from sidecar.placeholder_ide import PAGE, make_app
 
 from .conftest import SidecarFactory, start_app
 
@@ -19,11 +20,16 @@ async def test_placeholder_behind_sidecar(
         sc = await make_sidecar(upstream_port=port)
         cookie = await sc.launch(client)
         headers = {"Cookie": f"{COOKIE}={cookie}"}
-        async with client.get(f"{sc.url}/", headers=headers) as resp:
+        navigation = {**headers, "Sec-Fetch-Dest": "document"}
+        async with client.get(f"{sc.url}/", headers=navigation) as resp:
             assert resp.status == 200
             page = await resp.text()
         assert "<title>Coditect workspace</title>" in page
         assert "new WebSocket" in page
+        # Like Theia, the placeholder knows nothing of Coditect; the sidecar adds the beacon.
+        assert "__coditect" not in PAGE
+        assert page.count(SCRIPT_TAG.decode()) == 1
+        assert page.index(SCRIPT_TAG.decode()) < page.index("</head>")
         async with client.ws_connect(sc.ws_url("/ws"), headers=headers) as ws:
             await ws.send_str("hello")
             assert await ws.receive_str(timeout=5) == "hello"
