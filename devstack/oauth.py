@@ -3,10 +3,13 @@
 Google's stand-in is ``oidc-provider-mock`` (an authlib-based OpenID provider) run in-process;
 GitHub's is the few endpoints the code calls (authorize page, ``/login/oauth/access_token``,
 ``/user``, ``/user/emails``), checking the client secret, the redirect URI and PKCE as GitHub
-does. Both are wired into the process's OAuth service with local client secrets, so
-``/api/auth/oauth/{google,github}/start`` works out of the box. When the environment configures
-a real provider (``CODITECT_GOOGLE_CLIENT_ID`` / ``CODITECT_GITHUB_CLIENT_ID``), nothing is
-started and the environment's settings are used. See docs/oauth.md.
+does. Each stand-in's client id and secret are put in the local secrets port, the same path
+production reads them from, and the process's OAuth service points at the stand-ins' endpoints,
+so ``/api/auth/oauth/{google,github}/start`` works out of the box.
+
+A provider gets no stand-in when a real client is configured for it: a client id in the secrets
+port other than the stand-in's (e.g. ``CODITECT_SECRET_GOOGLE_OAUTH_CLIENT_ID``), or, when the
+port has none, the deprecated ``CODITECT_<PROVIDER>_CLIENT_ID``. See docs/oauth.md.
 """
 
 from __future__ import annotations
@@ -183,62 +186,97 @@ def _serve(app: Any) -> tuple[Any, threading.Thread]:
     return server, thread
 
 
-def _local_secret(stack: LocalStack, name: str) -> str:
-    """The stand-in's client secret, made once and kept in the local secrets port."""
-    port = stack.services.secrets  # type: ignore[union-attr]
+def _held(port: Any, name: str) -> str:
     found = port.versions(name, 1)
-    if not found:
-        port.add_version(name, secrets.token_urlsafe(24).encode())
-        found = port.versions(name, 1)
-    return found[0].decode().strip()
+    return found[0].decode().strip() if found else ""
+
+
+def _put_once(port: Any, name: str, make: Callable[[], str]) -> str:
+    """The value kept under ``name`` in the local secrets port, made the first time."""
+    held = _held(port, name)
+    if not held:
+        port.add_version(name, make().encode())
+        held = _held(port, name)
+    return held
 
 
 def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
-    from shared.oauth.config import OAuthSettings
-    from shared.oauth.service import OAuthService
-    from shared.secret_names import GITHUB_OAUTH_CLIENT_SECRET, GOOGLE_OAUTH_CLIENT_SECRET
+    from dataclasses import replace
+
+    from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
+    from shared.oauth.service import CLIENT_ID_NAMES, SECRET_NAMES, OAuthService
 
     services = stack.services
     assert services is not None
-    configured = OAuthSettings.from_env()
-    if configured.google_client_id or configured.github_client_id:
-        stack.started.append("sign-in providers from the environment (no stand-ins)")
-        return lambda: None
     if stack.settings.secrets_backend != "local":
         stack.started.append("sign-in stand-ins skipped: secrets are not local")
         return lambda: None
+    port = services.secrets
+    configured = OAuthSettings.from_env()
+    title = {GOOGLE: "Google", GITHUB: "GitHub"}
+    wanted = []
+    for provider in PROVIDERS:
+        held = _held(port, CLIENT_ID_NAMES[provider])
+        legacy = configured.client_id(provider)
+        if held and held != LOCAL_CLIENT_ID[provider]:
+            stack.started.append(f"{title[provider]} sign-in: client from the secrets port")
+        elif legacy and not held:
+            stack.started.append(
+                f"{title[provider]} sign-in: client id from the environment (deprecated)"
+            )
+        else:
+            if legacy:  # the port wins over the fallback: say so rather than surprise
+                stack.started.append(
+                    f"{title[provider]} sign-in: CODITECT_{provider.upper()}_CLIENT_ID ignored, "
+                    f"the secrets port holds the stand-in's id ({CLIENT_ID_NAMES[provider]})"
+                )
+            wanted.append(provider)
+    if not wanted:
+        return lambda: None  # the oauth function builds its service from the environment
+    for provider in wanted:
+        _put_once(port, CLIENT_ID_NAMES[provider], lambda p=provider: LOCAL_CLIENT_ID[p])
+        # The GitHub fake checks its secret; oidc-provider-mock accepts any.
+        _put_once(port, SECRET_NAMES[provider], lambda: secrets.token_urlsafe(24))
 
-    import oidc_provider_mock
+    settings = configured
+    stops: list[Callable[[], None]] = []
+    if GOOGLE in wanted:
+        import oidc_provider_mock
 
-    google_cm = oidc_provider_mock.run_server_in_thread(
-        port=int(os.environ.get("CODITECT_OIDC_MOCK_PORT", "0")),
-        user_claims=[oidc_provider_mock.User(sub=sub, claims=c) for sub, c in GOOGLE_USERS],
-    )
-    google = google_cm.__enter__()
-    google_url = f"http://localhost:{google.server_port}"
-    github_fake = GitHubFake(
-        LOCAL_CLIENT_ID["github"], _local_secret(stack, GITHUB_OAUTH_CLIENT_SECRET)
-    )
-    github, github_thread = _serve(github_fake)
-    github_url = f"http://127.0.0.1:{github.server_port}"
-    _local_secret(stack, GOOGLE_OAUTH_CLIENT_SECRET)  # the mock accepts any secret
-    settings = OAuthSettings(
-        google_client_id=LOCAL_CLIENT_ID["google"],
-        google_discovery_url=f"{google_url}/.well-known/openid-configuration",
-        github_client_id=LOCAL_CLIENT_ID["github"],
-        github_authorize_url=f"{github_url}/login/oauth/authorize",
-        github_token_url=f"{github_url}/login/oauth/access_token",
-        github_api_url=github_url,
-        app_url=configured.app_url,
-        state_seconds=configured.state_seconds,
-    )
+        google_cm = oidc_provider_mock.run_server_in_thread(
+            port=int(os.environ.get("CODITECT_OIDC_MOCK_PORT", "0")),
+            user_claims=[oidc_provider_mock.User(sub=sub, claims=c) for sub, c in GOOGLE_USERS],
+        )
+        google = google_cm.__enter__()
+        stops.append(lambda: google_cm.__exit__(None, None, None))
+        google_url = f"http://localhost:{google.server_port}"
+        settings = replace(
+            settings, google_discovery_url=f"{google_url}/.well-known/openid-configuration"
+        )
+        stack.started.append(f"Google sign-in stand-in (oidc-provider-mock): {google_url}")
+    if GITHUB in wanted:
+        github_fake = GitHubFake(
+            _held(port, CLIENT_ID_NAMES[GITHUB]), _held(port, SECRET_NAMES[GITHUB])
+        )
+        github, github_thread = _serve(github_fake)
+
+        def stop_github() -> None:
+            github.shutdown()
+            github_thread.join(timeout=5)
+
+        stops.append(stop_github)
+        github_url = f"http://127.0.0.1:{github.server_port}"
+        settings = replace(
+            settings,
+            github_authorize_url=f"{github_url}/login/oauth/authorize",
+            github_token_url=f"{github_url}/login/oauth/access_token",
+            github_api_url=github_url,
+        )
+        stack.started.append(f"GitHub sign-in stand-in: {github_url}")
     services.get_or_create("oauth", lambda: OAuthService.build(services, settings))
-    stack.started.append(f"Google sign-in stand-in (oidc-provider-mock): {google_url}")
-    stack.started.append(f"GitHub sign-in stand-in: {github_url}")
 
     def stop() -> None:
-        github.shutdown()
-        github_thread.join(timeout=5)
-        google_cm.__exit__(None, None, None)
+        for each in reversed(stops):
+            each()
 
     return stop

@@ -1,8 +1,9 @@
 """Settings of the OAuth sign-in area, read once from the environment.
 
-Client ids and endpoints are configuration; client secrets come from the secrets port under
-``shared.secret_names`` (never from here). Endpoints are settings so tests and the local stack
-point them at stand-ins.
+Endpoints are configuration, so tests and the local stack point them at stand-ins. Client ids
+and client secrets come from the secrets port under ``shared.secret_names`` (never from here);
+the ``CODITECT_<PROVIDER>_CLIENT_ID`` variables below are only a fallback for deployments made
+before the ids moved there, used when the port holds no id (docs/oauth.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class OAuthSettings:
-    # Empty client id = provider not configured (its /start answers 404).
+    # Deprecated fallbacks for the client ids, which now come from the secrets port
+    # (google-oauth-client-id, github-oauth-client-id); used only when the port has none.
     google_client_id: str = ""
     google_discovery_url: str = GOOGLE_DISCOVERY_URL
     github_client_id: str = ""
@@ -50,6 +52,7 @@ class OAuthSettings:
     http_timeout_seconds: float = 10.0
 
     def client_id(self, provider: str) -> str:
+        """The deprecated environment fallback for a provider's client id ("" when unset)."""
         return {GOOGLE: self.google_client_id, GITHUB: self.github_client_id}.get(provider, "")
 
     @classmethod

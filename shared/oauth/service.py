@@ -28,12 +28,19 @@ from shared.oauth.common import ClientCredentials, Http, Identity, log
 from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
 from shared.oauth.cookie import FlowState, derive_key, pkce_challenge, set_cookie_header
 from shared.oauth.errors import OAuthFailure
-from shared.secret_names import GITHUB_OAUTH_CLIENT_SECRET, GOOGLE_OAUTH_CLIENT_SECRET
+from shared.secret_names import (
+    GITHUB_OAUTH_CLIENT_ID,
+    GITHUB_OAUTH_CLIENT_SECRET,
+    GOOGLE_OAUTH_CLIENT_ID,
+    GOOGLE_OAUTH_CLIENT_SECRET,
+)
 from shared.secrets import SecretNotFound, SecretsPort
 from shared.settings import Settings
 from shared.store import Database, Transaction
 from shared.store.keys import INDEXES, PROCESSED
 
+# Both halves of a provider's credentials are read through the secrets port under these names.
+CLIENT_ID_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_ID, GITHUB: GITHUB_OAUTH_CLIENT_ID}
 SECRET_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_SECRET, GITHUB: GITHUB_OAUTH_CLIENT_SECRET}
 SWEEP_LIMIT = 16  # expired codes/states cleared per sign-in: bounded work per transaction
 
@@ -103,6 +110,7 @@ class OAuthService:
         self.settings = settings
         self.config = oauth_settings
         self.providers = providers
+        self._env_id_warned: set[str] = set()
 
     @classmethod
     def build(cls, services: Any, oauth_settings: OAuthSettings) -> OAuthService:
@@ -149,7 +157,25 @@ class OAuthService:
         """The provider's credentials; 404 ``provider_not_configured`` when it has none."""
         if provider not in PROVIDERS:
             raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
-        client_id = self.config.client_id(provider)
+        try:
+            client_id = self.secrets.get(CLIENT_ID_NAMES[provider]).decode().strip()
+        except SecretNotFound:
+            client_id = ""
+        if not client_id and self.config.client_id(provider):
+            # Deployments from before the id moved to the secrets port set it in the environment
+            # (CODITECT_<PROVIDER>_CLIENT_ID); honoured until they add the secret (docs/oauth.md).
+            client_id = self.config.client_id(provider)
+            if provider not in self._env_id_warned:
+                self._env_id_warned.add(provider)
+                log.warning(
+                    "oauth client id read from the environment (deprecated)",
+                    extra={
+                        "fields": {
+                            "provider": provider,
+                            "add_version_to": CLIENT_ID_NAMES[provider],
+                        }
+                    },
+                )
         try:
             secret = self.secrets.get(SECRET_NAMES[provider]).decode().strip() if client_id else ""
         except SecretNotFound:

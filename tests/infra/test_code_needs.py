@@ -109,6 +109,14 @@ def uses_service(path: Path, attrs: set[str]) -> bool:
     return False
 
 
+# A provider's client id and client secret, both read by OAuthService.client.
+OAUTH_SECRETS = (
+    secret_names.GOOGLE_OAUTH_CLIENT_ID,
+    secret_names.GOOGLE_OAUTH_CLIENT_SECRET,
+    secret_names.GITHUB_OAUTH_CLIENT_ID,
+    secret_names.GITHUB_OAUTH_CLIENT_SECRET,
+)
+
 # What reads each secret, and the call that makes a function do it. The test below proves these
 # are the only places the secret constants are used, so a new reader fails until it is added here.
 SECRET_READERS: dict[str, tuple[str, ...]] = {
@@ -118,10 +126,7 @@ SECRET_READERS: dict[str, tuple[str, ...]] = {
         secret_names.STRIPE_API_KEY,
         secret_names.STRIPE_WEBHOOK_SECRET,
     ),
-    "shared/oauth/service.py": (
-        secret_names.GOOGLE_OAUTH_CLIENT_SECRET,
-        secret_names.GITHUB_OAUTH_CLIENT_SECRET,
-    ),
+    "shared/oauth/service.py": OAUTH_SECRETS,
 }
 
 
@@ -135,7 +140,7 @@ def secrets_needed(modules: dict[str, Path]) -> set[str]:
     if any(calls(p, "handle_webhook") for p in paths):
         needed.add(secret_names.STRIPE_WEBHOOK_SECRET)  # verifying Stripe-Signature
     if any(calls(p, "oauth_service") for p in paths):
-        needed |= {secret_names.GOOGLE_OAUTH_CLIENT_SECRET, secret_names.GITHUB_OAUTH_CLIENT_SECRET}
+        needed |= set(OAUTH_SECRETS)
     return needed
 
 
@@ -214,7 +219,7 @@ def resolve_secret_name(path: Path, arg: ast.expr) -> set[str]:
 
 def test_every_secret_read_in_the_code_is_in_secret_names() -> None:
     reads = secret_reads()
-    assert len(reads) >= 4, reads  # signing key, Stripe key and webhook secret, OAuth secrets
+    assert len(reads) >= 5, reads  # signing key, Stripe key and webhook, OAuth ids and secrets
     for path, line, arg in reads:
         names = resolve_secret_name(path, arg)
         where = f"{path.relative_to(ROOT)}:{line} reads {ast.unparse(arg)}"
@@ -250,6 +255,7 @@ def test_each_function_is_granted_exactly_the_secrets_its_code_reads(declared: d
         secret_names.STRIPE_API_KEY,
     }
     assert secrets_needed(reachable(entry_file("provisioner"))) == set()
+    assert secrets_needed(reachable(entry_file("oauth"))) >= set(OAUTH_SECRETS)
 
 
 # --- environment ---------------------------------------------------------------------------
@@ -353,8 +359,10 @@ def test_production_settings_are_set_for_each_function(
                 for plan in PAID_PLANS:
                     assert f"CODITECT_STRIPE_PRICE_{plan.upper()}" in env, (where, plan)
             if any(calls(p, "oauth_service") for p in paths):
+                # Client ids come from Secret Manager (granted above); the variables are only a
+                # fallback for older deployments and must not come back into the committed config.
                 for name in ("CODITECT_GOOGLE_CLIENT_ID", "CODITECT_GITHUB_CLIENT_ID"):
-                    assert name in env, (where, name)
+                    assert name not in env, (where, name)
             if any(calls(p, "workspace_settings") for p in paths):
                 for name in ("WORKSPACE_DOMAIN", "WORKSPACE_SIDECAR_IMAGE"):
                     assert name in env, (where, name)

@@ -19,13 +19,29 @@ import requests
 from shared.clock import ManualClock
 from shared.oauth.config import OAuthSettings
 from shared.oauth.service import OAuthService
-from shared.secret_names import GITHUB_OAUTH_CLIENT_SECRET, GOOGLE_OAUTH_CLIENT_SECRET
+from shared.secret_names import (
+    GITHUB_OAUTH_CLIENT_ID,
+    GITHUB_OAUTH_CLIENT_SECRET,
+    GOOGLE_OAUTH_CLIENT_ID,
+    GOOGLE_OAUTH_CLIENT_SECRET,
+)
 
 GOOGLE_CLIENT_ID = "coditect-test-google"
 GITHUB_CLIENT_ID = "coditect-test-github"
 GOOGLE_SECRET = "google-test-secret-value"
 GITHUB_SECRET = "github-test-secret-value"
 ID_TOKEN_SECONDS = 300  # the mock's id_token lifetime; state cookies live 600 s
+# What the secrets port holds for each provider: (name, value) of its client id and secret.
+CLIENTS = {
+    "google": (
+        (GOOGLE_OAUTH_CLIENT_ID, GOOGLE_CLIENT_ID),
+        (GOOGLE_OAUTH_CLIENT_SECRET, GOOGLE_SECRET),
+    ),
+    "github": (
+        (GITHUB_OAUTH_CLIENT_ID, GITHUB_CLIENT_ID),
+        (GITHUB_OAUTH_CLIENT_SECRET, GITHUB_SECRET),
+    ),
+}
 
 GOOGLE_USERS = [
     oidc_provider_mock.User(
@@ -60,10 +76,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def oauth_settings(oidc_server: str, httpserver: Any) -> OAuthSettings:
+    """Endpoints only: client ids and secrets come from the secrets port (:func:`put_clients`)."""
     return OAuthSettings(
-        google_client_id=GOOGLE_CLIENT_ID,
         google_discovery_url=f"{oidc_server}/.well-known/openid-configuration",
-        github_client_id=GITHUB_CLIENT_ID,
         github_authorize_url=httpserver.url_for("/login/oauth/authorize"),
         github_token_url=httpserver.url_for("/login/oauth/access_token"),
         github_api_url=httpserver.url_for("/").rstrip("/"),
@@ -73,9 +88,16 @@ def oauth_settings(oidc_server: str, httpserver: Any) -> OAuthSettings:
 @pytest.fixture
 def oauth(services: Any, oauth_settings: OAuthSettings) -> OAuthService:
     """The service the oauth function will use, configured before the first request."""
-    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, GOOGLE_SECRET.encode())
-    services.secrets.add_version(GITHUB_OAUTH_CLIENT_SECRET, GITHUB_SECRET.encode())
+    put_clients(services, "google", "github")
     return services.get_or_create("oauth", lambda: OAuthService.build(services, oauth_settings))
+
+
+def put_clients(services: Any, *providers: str, parts: tuple[int, ...] = (0, 1)) -> None:
+    """Put the providers' client id (part 0) and/or secret (part 1) in the local secrets port."""
+    for provider in providers:
+        for part in parts:
+            name, value = CLIENTS[provider][part]
+            services.secrets.add_version(name, value.encode())
 
 
 def query(url: str) -> dict[str, str]:

@@ -307,14 +307,15 @@ def test_id_token_signed_by_another_key_or_for_another_client_is_refused(oauth, 
 
 
 def test_not_configured_provider_answers_404(api, services, oauth_settings):
-    from dataclasses import replace
-
     from shared.oauth.service import OAuthService
+    from tests.oauth.conftest import put_clients
 
-    services.get_or_create(
-        "oauth", lambda: OAuthService.build(services, replace(oauth_settings, github_client_id=""))
-    )
-    # Google has a client id but no client secret in the secrets port: not configured either.
+    # Google has a client id but no client secret in the secrets port, GitHub a secret but no
+    # client id: neither is configured.
+    put_clients(services, "google", parts=(0,))
+    put_clients(services, "github", parts=(1,))
+    services.get_or_create("oauth", lambda: OAuthService.build(services, oauth_settings))
+    before = dump_store(services)
     for provider in ("google", "github"):
         response = api.get(f"/api/auth/oauth/{provider}/start")
         assert response.status_code == 404
@@ -328,6 +329,7 @@ def test_not_configured_provider_answers_404(api, services, oauth_settings):
     back = api.get("/api/auth/oauth/github/callback?code=c&state=s")
     assert back.status_code == 302
     assert query(back.headers["Location"])["oauth_error"] == "provider_not_configured"
+    assert dump_store(services) == before
 
 
 def test_callback_host_is_the_public_origin(api, oauth):
@@ -340,10 +342,10 @@ def test_unreachable_provider_sends_the_browser_back_with_a_readable_error(
     from dataclasses import replace
 
     from shared.oauth.service import OAuthService
-    from shared.secret_names import GOOGLE_OAUTH_CLIENT_SECRET
     from tests.conftest import free_port
+    from tests.oauth.conftest import put_clients
 
-    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, b"s")
+    put_clients(services, "google")
     closed = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
     settings = replace(oauth_settings, google_discovery_url=closed)
     services.get_or_create("oauth", lambda: OAuthService.build(services, settings))
@@ -398,10 +400,9 @@ def test_google_code_exchange_proves_pkce_and_the_client(api, services, oauth_se
     # carry the verifier whose S256 the authorize step sent, and our client credentials.
     from shared.oauth.google import GoogleProvider
     from shared.oauth.service import OAuthService
-    from shared.secret_names import GOOGLE_OAUTH_CLIENT_SECRET
-    from tests.oauth.conftest import GOOGLE_SECRET
+    from tests.oauth.conftest import GOOGLE_SECRET, put_clients
 
-    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, GOOGLE_SECRET.encode())
+    put_clients(services, "google")
     http = RecordingHttp()
     built = OAuthService.build(services, oauth_settings)
     google = GoogleProvider(oauth_settings.google_discovery_url, http, services.clock, 60)
@@ -432,9 +433,9 @@ def test_unexpected_failure_redirects_with_server_error_and_writes_nothing(
     api, services, oauth_settings
 ):
     from shared.oauth.service import OAuthService
-    from shared.secret_names import GOOGLE_OAUTH_CLIENT_SECRET
+    from tests.oauth.conftest import put_clients
 
-    services.secrets.add_version(GOOGLE_OAUTH_CLIENT_SECRET, b"s")
+    put_clients(services, "google")
     built = OAuthService.build(services, oauth_settings)
     built.providers = {**built.providers, "google": BrokenProvider()}
     services.get_or_create("oauth", lambda: built)

@@ -21,10 +21,3 @@ stripe_prices = {
   starter = "price_set_me_starter"
   pro     = "price_set_me_pro"
 }
-
-function_env = {
-  oauth = {
-    CODITECT_GOOGLE_CLIENT_ID = "set-me.apps.googleusercontent.com"
-    CODITECT_GITHUB_CLIENT_ID = "set-me"
-  }
-}

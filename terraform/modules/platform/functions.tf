@@ -46,7 +46,7 @@ locals {
       entry_point = "oauth"
       trigger     = "http"
       paths       = ["/api/auth/oauth/*"]
-      secrets     = ["jwt-signing-key", "google-oauth-client-secret", "github-oauth-client-secret"]
+      secrets     = ["jwt-signing-key", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret"]
       publishes   = false
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
       env         = { CODITECT_OAUTH_APP_URL = "https://${var.domain}/" }

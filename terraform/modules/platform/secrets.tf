@@ -7,7 +7,9 @@ locals {
     "jwt-signing-key",
     "stripe-api-key",
     "stripe-webhook-secret",
+    "google-oauth-client-id",
     "google-oauth-client-secret",
+    "github-oauth-client-id",
     "github-oauth-client-secret",
   ])
 

@@ -86,7 +86,7 @@ variable "stripe_prices" {
 }
 
 variable "function_env" {
-  description = "Extra per-function environment variables (OAuth client ids, Stripe price ids...)."
+  description = "Extra per-function environment variables (function name => name => value)."
   type        = map(map(string))
   default     = {}
 }
