@@ -1,7 +1,7 @@
 """A burst of workspace creates through the real path, as the issue asks.
 
     /tmp/probe/bin/python bench/workspaces_burst.py [--users 500] [--latency 0.02]
-        [--ready-delay 1.0] [--workers 48]
+        [--ready-delay 1.0] [--workers 40]
 
 HTTP (waitress serving the real functions) -> Pub/Sub topic (the local bus, ``--workers``
 concurrent deliveries standing in for Cloud Functions instances) -> the provisioner function
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--ready-delay", type=float, default=1.0)
-    parser.add_argument("--workers", type=int, default=48)
+    parser.add_argument("--workers", type=int, default=40)
     args = parser.parse_args()
 
     import logging
