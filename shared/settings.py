@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from shared.secret_names import SIGNING_KEY
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """An integer setting; unset or empty means the default, anything else must parse."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -17,6 +18,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number setting; unset or empty means the default, anything else must parse."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -58,9 +70,9 @@ class Settings:
             gcp_project=env.get("GOOGLE_CLOUD_PROJECT", env.get("GCP_PROJECT", "")),
             signing_key_secret=env.get("CODITECT_SIGNING_KEY_SECRET", SIGNING_KEY),
             events_backend=env.get("CODITECT_EVENTS", "local"),
-            access_token_seconds=_int(env, "CODITECT_ACCESS_TOKEN_SECONDS", 15 * 60),
-            refresh_token_seconds=_int(env, "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
-            login_max_failures=_int(env, "CODITECT_LOGIN_MAX_FAILURES", 10),
-            login_failure_window_seconds=_int(env, "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60),
+            access_token_seconds=env_int(env, "CODITECT_ACCESS_TOKEN_SECONDS", 15 * 60),
+            refresh_token_seconds=env_int(env, "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+            login_max_failures=env_int(env, "CODITECT_LOGIN_MAX_FAILURES", 10),
+            login_failure_window_seconds=env_int(env, "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.settings import env_int
+
 GOOGLE = "google"
 GITHUB = "github"
 PROVIDERS = (GOOGLE, GITHUB)
@@ -21,14 +23,6 @@ GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configura
 GITHUB_AUTHORIZE_URL = "https://github.com/login/oauth/authorize"
 GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
 GITHUB_API_URL = "https://api.github.com"
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "")
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,6 @@ class OAuthSettings:
             github_token_url=env.get("CODITECT_GITHUB_TOKEN_URL", GITHUB_TOKEN_URL),
             github_api_url=env.get("CODITECT_GITHUB_API_URL", GITHUB_API_URL),
             app_url=env.get("CODITECT_OAUTH_APP_URL", ""),
-            state_seconds=_int(env, "CODITECT_OAUTH_STATE_SECONDS", 600),
-            leeway_seconds=_int(env, "CODITECT_OAUTH_LEEWAY_SECONDS", 60),
+            state_seconds=env_int(env, "CODITECT_OAUTH_STATE_SECONDS", 600),
+            leeway_seconds=env_int(env, "CODITECT_OAUTH_LEEWAY_SECONDS", 60),
         )

@@ -12,26 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.plans import CATALOG, Plan
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+from shared.settings import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -153,7 +134,9 @@ class WorkspaceSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkspaceSettings:
         env = os.environ if env is None else env
-        by_plan = {name: _int(env, f"WORKSPACE_IDLE_SECONDS_{name.upper()}", 0) for name in CATALOG}
+        by_plan = {
+            name: env_int(env, f"WORKSPACE_IDLE_SECONDS_{name.upper()}", 0) for name in CATALOG
+        }
         return cls(
             domain=env.get("WORKSPACE_DOMAIN", cls.domain),
             url_scheme=env.get("WORKSPACE_URL_SCHEME", cls.url_scheme),
@@ -164,21 +147,21 @@ class WorkspaceSettings:
             ingress_namespace=env.get("WORKSPACE_INGRESS_NAMESPACE", cls.ingress_namespace),
             cluster_issuer=env.get("WORKSPACE_CLUSTER_ISSUER", cls.cluster_issuer),
             egress_deny_cidrs=_cidrs(env, "WORKSPACE_EGRESS_DENY_CIDRS"),
-            idle_seconds=_int(env, "WORKSPACE_IDLE_SECONDS", cls.idle_seconds),
+            idle_seconds=env_int(env, "WORKSPACE_IDLE_SECONDS", cls.idle_seconds),
             idle_seconds_by_plan={k: v for k, v in by_plan.items() if v > 0},
-            max_age_seconds=_int(env, "WORKSPACE_MAX_AGE_SECONDS", cls.max_age_seconds),
-            retention_seconds=_int(env, "WORKSPACE_RETENTION_SECONDS", cls.retention_seconds),
-            start_deadline_seconds=_int(
+            max_age_seconds=env_int(env, "WORKSPACE_MAX_AGE_SECONDS", cls.max_age_seconds),
+            retention_seconds=env_int(env, "WORKSPACE_RETENTION_SECONDS", cls.retention_seconds),
+            start_deadline_seconds=env_int(
                 env, "WORKSPACE_START_DEADLINE_SECONDS", cls.start_deadline_seconds
             ),
-            invocation_budget_seconds=_float(
+            invocation_budget_seconds=env_float(
                 env, "PROVISIONER_BUDGET_SECONDS", cls.invocation_budget_seconds
             ),
-            max_attempts=_int(env, "PROVISIONER_MAX_ATTEMPTS", cls.max_attempts),
-            resync_after_seconds=_int(
+            max_attempts=env_int(env, "PROVISIONER_MAX_ATTEMPTS", cls.max_attempts),
+            resync_after_seconds=env_int(
                 env, "WORKSPACE_RESYNC_AFTER_SECONDS", cls.resync_after_seconds
             ),
-            resync_batch=_int(env, "WORKSPACE_RESYNC_BATCH", cls.resync_batch),
+            resync_batch=env_int(env, "WORKSPACE_RESYNC_BATCH", cls.resync_batch),
             scheduler_audience=env.get("IDLE_CLEANUP_AUDIENCE", ""),
             scheduler_service_account=env.get("IDLE_CLEANUP_INVOKER", ""),
         )
