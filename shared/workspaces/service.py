@@ -269,19 +269,22 @@ class WorkspaceService:
     def delete(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
         return self._change(claims, wid, "deleted")
 
-    def launch(self, claims: dict[str, Any], wid: str) -> str:
+    def _ready_token(
+        self, claims: dict[str, Any], wid: str, typ: str, ttl: int
+    ) -> tuple[dict[str, Any], str]:
+        """The caller's ready workspace and a token of ``typ`` for its host only."""
         ws = self.db.transact(lambda tr: self._owned(tr, claims, wid))
         if ws["status"] != "ready" or not ws.get("url"):
             raise Conflict(
                 f"the workspace is {ws['status']}, not ready", code="workspace_not_ready"
             )
         token, _ = self.tokens.issue(
-            typ="launch",
-            sub=claims["sub"],
-            tid=claims["tid"],
-            aud="workspace:" + wid,
-            ttl=LAUNCH_TOKEN_SECONDS,
+            typ=typ, sub=claims["sub"], tid=claims["tid"], aud="workspace:" + wid, ttl=ttl
         )
+        return ws, token
+
+    def launch(self, claims: dict[str, Any], wid: str) -> str:
+        ws, token = self._ready_token(claims, wid, "launch", LAUNCH_TOKEN_SECONDS)
         # Principle 4: the one hop where a token travels in a URL; it lives 60 s, used once.
         return f"{ws['url'].rstrip('/')}/__coditect/launch?token={token}"
 
@@ -291,18 +294,7 @@ class WorkspaceService:
         Its audience is the workspace, so the sidecar accepts it and nothing else does; the
         platform's own access tokens are refused at the workspace host.
         """
-        ws = self.db.transact(lambda tr: self._owned(tr, claims, wid))
-        if ws["status"] != "ready":
-            raise Conflict(
-                f"the workspace is {ws['status']}, not ready", code="workspace_not_ready"
-            )
-        token, _ = self.tokens.issue(
-            typ="workspace",
-            sub=claims["sub"],
-            tid=claims["tid"],
-            aud="workspace:" + wid,
-            ttl=WORKSPACE_TOKEN_SECONDS,
-        )
+        ws, token = self._ready_token(claims, wid, "workspace", WORKSPACE_TOKEN_SECONDS)
         return {
             "token": token,
             "token_type": "Bearer",
