@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -20,6 +21,9 @@ def main() -> int:
             {**os.environ, "CODITECT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
         )
     logs.configure("devstack", settings.log_level)
+    # Client libraries' per-request chatter would bury the stack's own lines.
+    for noisy in ("stripe", "urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     stack = LocalStack(settings, port=port)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import threading
+import warnings
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,13 +242,19 @@ def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
     settings = configured
     stops: list[Callable[[], None]] = []
     if GOOGLE in wanted:
-        import oidc_provider_mock
+        with warnings.catch_warnings():
+            # The mock's own authlib imports warn about authlib's future; not ours to act on.
+            # authlib installs an "always" filter when imported, so ours must come after it.
+            import authlib.deprecate
 
-        google_cm = oidc_provider_mock.run_server_in_thread(
-            port=int(os.environ.get("CODITECT_OIDC_MOCK_PORT", "0")),
-            user_claims=[oidc_provider_mock.User(sub=sub, claims=c) for sub, c in GOOGLE_USERS],
-        )
-        google = google_cm.__enter__()
+            warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
+            import oidc_provider_mock
+
+            google_cm = oidc_provider_mock.run_server_in_thread(
+                port=int(os.environ.get("CODITECT_OIDC_MOCK_PORT", "0")),
+                user_claims=[oidc_provider_mock.User(sub=sub, claims=c) for sub, c in GOOGLE_USERS],
+            )
+            google = google_cm.__enter__()
         stops.append(lambda: google_cm.__exit__(None, None, None))
         google_url = f"http://localhost:{google.server_port}"
         settings = replace(
