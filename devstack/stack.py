@@ -63,6 +63,7 @@ COMPONENTS: list[Component] = [
     # Before workspaces: its hooks must be in place when the first workspace turns ready.
     _component("devstack.dataplane", "start"),  # a real sidecar per ready workspace
     _component("devstack.workspaces", "start"),  # Kubernetes stand-in, provisioner, idle timer
+    _component("devstack.mail", "announce"),  # where verification mails go (the local outbox)
 ]
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import passwords
 from shared.clock import Clock, isoformat
-from shared.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
+from shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized, Unprocessable
 from shared.plans import effective_plan
 from shared.settings import Settings
 from shared.store import Database, Transaction, decode_counter
@@ -51,6 +52,11 @@ class LoginRequest(BaseModel):
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class VerifyEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=256)
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -229,7 +235,12 @@ class AccountService:
         return self.tokens.verify(access_token, aud=self.settings.api_audience, typ="access")
 
     # -- sign-up ---------------------------------------------------------------------------------
-    def register(self, body: RegisterRequest) -> tuple[dict[str, Any], SessionTokens]:
+    def register(
+        self, body: RegisterRequest, *, verification_token: str | None = None
+    ) -> tuple[dict[str, Any], SessionTokens]:
+        """Sign up; with ``verification_token`` (see :func:`new_email_token`) the account's
+        email-verification token is stored in the same transaction, for the caller to mail
+        once this has committed."""
         email = normalize_email(body.email)
         passwords.check_policy(body.password, email)
         password_hash = passwords.hash_password(body.password)
@@ -246,11 +257,13 @@ class AccountService:
                 first_name=body.first_name,
                 last_name=body.last_name,
                 requested_plan=body.plan,
-                # Nothing proves the address yet (see docs/oauth.md).
+                # Nothing proves the address until the mailed link is followed (docs/oauth.md).
                 email_verified=False,
                 method="password",
                 password_hash=password_hash,
             )
+            if verification_token is not None:
+                put_email_verification(tr, tenant_id, user_id, email, now, verification_token)
             return user, self.start_session(tr, user_id, tenant_id, now, "password")
 
         return self.db.transact(create)
@@ -408,6 +421,93 @@ class AccountService:
             )
 
         self.db.transact(revoke)
+
+    # -- email verification ----------------------------------------------------------------------
+    def verify_email(self, claims: dict[str, Any], token: str) -> dict[str, Any]:
+        """Consume the signed-in user's verification token; their email becomes verified.
+
+        The caller must be signed in as the account the token was made for: following the link
+        proves the mailbox, the session proves the password, and only both together make the
+        account's password trustworthy (an unsolicited link clicked by the address's owner must
+        not vouch for a password somebody else chose; see docs/oauth.md).
+        """
+        tenant_id, user_id = claims["tid"], claims["sub"]
+        digest = _token_sha256(token)
+        index_key = INDEXES.key("email_verification", digest)
+        record_key = TENANTS[tenant_id].key("email_verification", user_id)
+
+        def consume(tr: Transaction) -> tuple[str, dict[str, Any] | None]:
+            ids = _load(tr.get(index_key))
+            # Someone else's token answers exactly as an unknown one: no oracle across accounts.
+            if ids is None or ids != {"user_id": user_id, "tenant_id": tenant_id}:
+                return "invalid", None
+            record = _load(tr.get(record_key))
+            user = get_user(tr, tenant_id, user_id)
+            if record is None or record.get("token_sha256") != digest or user is None:
+                return "invalid", None
+            if record.get("email") != user["email"]:
+                return "invalid", None  # issued for an address the account no longer has
+            now = self.clock.now()
+            if now >= record["expires_at"]:
+                return "expired", None  # kept: a resend replaces it
+            tr.clear(index_key)
+            tr.clear(record_key)
+            if email_is_verified(user):
+                return "ok", user  # a provider proved it meanwhile; the token is simply spent
+            user = {**user, "email_verified": True, "email_verified_at": isoformat(now)}
+            tr.set(TENANTS[tenant_id].key("user", user_id), _dump(user))
+            write_audit(
+                tr, tenant_id, now, "user.email_verified", {"user_id": user_id, "method": "email"}
+            )
+            return "ok", user
+
+        outcome, user = self.db.transact(consume)
+        if outcome == "expired":
+            raise BadRequest(
+                "the verification link has expired; ask for a new one", code="token_expired"
+            )
+        if outcome != "ok" or user is None:
+            raise BadRequest("the verification link is not valid", code="invalid_token")
+        return user
+
+    def renew_email_verification(self, claims: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+        """A new verification token for the signed-in user (the previous link stops working).
+
+        ``None`` when the email is already verified. At most ``RESEND_LIMIT`` per user in any
+        ``RESEND_WINDOW_SECONDS`` (429), counted in the store so every instance agrees.
+        """
+        tenant_id, user_id = claims["tid"], claims["sub"]
+        token = new_email_token()
+        record_key = TENANTS[tenant_id].key("email_verification", user_id)
+
+        def renew(tr: Transaction) -> tuple[str, Any]:
+            user = get_user(tr, tenant_id, user_id)
+            if user is None:
+                return "gone", None
+            if email_is_verified(user):
+                return "verified", None
+            now = self.clock.now()
+            previous = _load(tr.get(record_key)) or {}
+            recent = [t for t in previous.get("resent_at", []) if t > now - RESEND_WINDOW_SECONDS]
+            if len(recent) >= RESEND_LIMIT:
+                return "limited", recent[0] + RESEND_WINDOW_SECONDS - now
+            put_email_verification(
+                tr, tenant_id, user_id, user["email"], now, token, resent_at=[*recent, now]
+            )
+            write_audit(tr, tenant_id, now, "user.email_verification_resent", {"user_id": user_id})
+            return "renewed", user
+
+        outcome, value = self.db.transact(renew)
+        if outcome == "gone":
+            raise Unauthorized("account no longer exists", code="invalid_token")
+        if outcome == "limited":
+            raise TooManyRequests(
+                "too many verification mails; try again later",
+                headers={"Retry-After": str(max(1, math.ceil(value)))},
+            )
+        if outcome == "verified":
+            return None
+        return value, token
 
     # -- me --------------------------------------------------------------------------------------
     def me(self, claims: dict[str, Any]) -> dict[str, Any]:
@@ -594,6 +694,7 @@ def verify_email_by_oauth(
     credential_key = tenant.key("credential", user_id)
     password_removed = tr.get(credential_key) is not None
     tr.clear(credential_key)
+    drop_email_verification(tr, tenant_id, user_id)  # the mailed link has nothing left to prove
     revoked = 0
     # Not a snapshot read: a session started concurrently conflicts and is seen on the retry.
     for key, raw in tr.get_range(*tenant.range("refresh_family")):
@@ -611,3 +712,98 @@ def verify_email_by_oauth(
     }
     write_audit(tr, tenant_id, now, "user.email_verified", fields)
     return fields
+
+
+# -- email verification for password accounts ---------------------------------------------------
+# One outstanding token per user: t/<tid>/email_verification/<uid> holds its SHA-256 (never the
+# token), the address it was sent to and its expiry; idx/email_verification/<sha256> maps it to
+# ids only. A new token replaces the previous one (its index entry is cleared), and following the
+# link clears both, so each account keeps at most one pair.
+EMAIL_TOKEN_SECONDS = 24 * 3600
+RESEND_LIMIT = 5
+RESEND_WINDOW_SECONDS = 3600
+
+
+def new_email_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def put_email_verification(
+    tr: Transaction,
+    tenant_id: str,
+    user_id: str,
+    email: str,
+    now: float,
+    token: str,
+    *,
+    resent_at: list[float] | None = None,
+) -> None:
+    """Store ``token``'s hash as the user's current verification token, in the caller's
+    transaction (the previous token, if any, stops working)."""
+    record_key = TENANTS[tenant_id].key("email_verification", user_id)
+    previous = _load(tr.get(record_key))
+    if previous and previous.get("token_sha256"):
+        tr.clear(INDEXES.key("email_verification", previous["token_sha256"]))
+    digest = _token_sha256(token)
+    tr.set(
+        record_key,
+        _dump(
+            {
+                "token_sha256": digest,
+                "email": email,
+                "created_at": isoformat(now),
+                "expires_at": now + EMAIL_TOKEN_SECONDS,
+                "resent_at": resent_at or [],
+            }
+        ),
+    )
+    tr.set(
+        INDEXES.key("email_verification", digest),
+        _dump({"user_id": user_id, "tenant_id": tenant_id}),
+    )
+
+
+def drop_email_verification(tr: Transaction, tenant_id: str, user_id: str) -> None:
+    """Forget the user's outstanding verification token, if any (caller's transaction)."""
+    record_key = TENANTS[tenant_id].key("email_verification", user_id)
+    previous = _load(tr.get(record_key))
+    if previous is not None:
+        tr.clear(INDEXES.key("email_verification", previous["token_sha256"]))
+        tr.clear(record_key)
+
+
+def verification_link(public_url: str, token: str) -> str:
+    # A fragment: browsers send it to no server (no access log, no Referer); the app posts it.
+    return f"{public_url.rstrip('/')}/#verify_email={token}"
+
+
+def verification_mail(public_url: str, token: str) -> tuple[str, str]:
+    """Subject and text of the verification mail."""
+    hours = EMAIL_TOKEN_SECONDS // 3600
+    text = (
+        "Confirm that this address belongs to your Coditect account: sign in, then open\n\n"
+        f"    {verification_link(public_url, token)}\n\n"
+        f"The link works once, within {hours} hours. If you did not sign up for Coditect,\n"
+        "ignore this mail: without the password nobody can use the link.\n"
+    )
+    return "Confirm your email for Coditect", text
+
+
+def send_email_verification(mail: Any, public_url: str, user: dict[str, Any], token: str) -> bool:
+    """Mail the link; ``False`` (logged, without the token) when the mail could not be sent."""
+    from shared.mail import MailError, recipient_ref
+
+    subject, text = verification_mail(public_url, token)
+    try:
+        mail.send(user["email"], subject, text)
+    except MailError:
+        log.warning(
+            "verification mail not sent; the user can ask again",
+            extra={"fields": {"user_id": user["user_id"], "to_ref": recipient_ref(user["email"])}},
+        )
+        return False
+    return True

@@ -12,6 +12,8 @@ GOOGLE_OAUTH_CLIENT_ID = "google-oauth-client-id"
 GOOGLE_OAUTH_CLIENT_SECRET = "google-oauth-client-secret"
 GITHUB_OAUTH_CLIENT_ID = "github-oauth-client-id"
 GITHUB_OAUTH_CLIENT_SECRET = "github-oauth-client-secret"
+# The SMTP submission password of the mail port (shared/mail.py); the host and user are settings.
+SMTP_PASSWORD = "smtp-password"
 
 ALL = (
     SIGNING_KEY,
@@ -21,4 +23,5 @@ ALL = (
     GOOGLE_OAUTH_CLIENT_SECRET,
     GITHUB_OAUTH_CLIENT_ID,
     GITHUB_OAUTH_CLIENT_SECRET,
+    SMTP_PASSWORD,
 )

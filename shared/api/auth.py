@@ -1,14 +1,36 @@
-"""The auth function: register, login, refresh, logout, me, and the JWKS."""
+"""The auth function: register, login, refresh, logout, me, email verification, and the JWKS."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from shared.accounts import LoginRequest, RefreshRequest, RegisterRequest, public_user
+from shared.accounts import (
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    VerifyEmailRequest,
+    new_email_token,
+    public_user,
+    send_email_verification,
+)
+from shared.errors import ApiError
+from shared.mail import mail_port
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
 
 router = Router("auth")
+log = logging.getLogger("coditect.auth")
+
+
+def mail_verification_link(svc: Any, user: dict[str, Any], token: str) -> bool:
+    """Mail the link after the commit; ``False`` (logged) when it could not go out."""
+    try:
+        mail = mail_port(svc)
+    except ValueError:  # bad CODITECT_MAIL / SMTP settings: the account exists all the same
+        log.exception("mail port is misconfigured; verification mail not sent")
+        return False
+    return send_email_verification(mail, svc.settings.public_url, user, token)
 
 
 @router.route("GET", "/.well-known/jwks.json")
@@ -20,7 +42,12 @@ def jwks(request: Any) -> Reply:
 @router.route("POST", "/api/auth/register")
 def register(request: Any) -> Reply:
     body = read_json(request, RegisterRequest)
-    user, tokens = services().accounts.register(body)
+    svc = services()
+    token = new_email_token()
+    user, tokens = svc.accounts.register(body, verification_token=token)
+    # After the commit: a mail that fails does not undo the sign-up (logged; the user can ask
+    # again with /verify-email/resend).
+    mail_verification_link(svc, user, token)
     subscription = None
     if body.plan != "free":
         from shared.billing import billing_service  # only paid sign-ups load billing
@@ -57,6 +84,30 @@ def me(request: Any) -> Reply:
     accounts = services().accounts
     claims = accounts.authenticate(bearer_token(request))
     return Reply(200, accounts.me(claims))
+
+
+@router.route("POST", "/api/auth/verify-email")
+def verify_email(request: Any) -> Reply:
+    accounts = services().accounts
+    claims = accounts.authenticate(bearer_token(request))
+    body = read_json(request, VerifyEmailRequest)
+    return Reply(200, {"user": public_user(accounts.verify_email(claims, body.token))})
+
+
+@router.route("POST", "/api/auth/verify-email/resend")
+def resend_verification(request: Any) -> Reply:
+    svc = services()
+    claims = svc.accounts.authenticate(bearer_token(request))
+    renewed = svc.accounts.renew_email_verification(claims)
+    if renewed is not None:
+        user, token = renewed
+        if not mail_verification_link(svc, user, token):
+            raise ApiError(
+                "the verification mail could not be sent; try again later",
+                code="mail_unavailable",
+                status=503,
+            )
+    return Reply(204)
 
 
 def handle(request: Any) -> Any:

@@ -127,6 +127,8 @@ SECRET_READERS: dict[str, tuple[str, ...]] = {
         secret_names.STRIPE_WEBHOOK_SECRET,
     ),
     "shared/oauth/service.py": OAUTH_SECRETS,
+    # SmtpMail logs in with it; mail_port() builds SmtpMail when CODITECT_MAIL=smtp.
+    "shared/mail.py": (secret_names.SMTP_PASSWORD,),
 }
 
 
@@ -141,6 +143,8 @@ def secrets_needed(modules: dict[str, Path]) -> set[str]:
         needed.add(secret_names.STRIPE_WEBHOOK_SECRET)  # verifying Stripe-Signature
     if any(calls(p, "oauth_service") for p in paths):
         needed |= set(OAUTH_SECRETS)
+    if any(calls(p, "mail_port") for p in paths):
+        needed.add(secret_names.SMTP_PASSWORD)  # the SMTP login
     return needed
 
 
@@ -256,6 +260,7 @@ def test_each_function_is_granted_exactly_the_secrets_its_code_reads(declared: d
     }
     assert secrets_needed(reachable(entry_file("provisioner"))) == set()
     assert secrets_needed(reachable(entry_file("oauth"))) >= set(OAUTH_SECRETS)
+    assert secret_names.SMTP_PASSWORD in secrets_needed(reachable(entry_file("auth")))
 
 
 # --- environment ---------------------------------------------------------------------------
@@ -363,6 +368,11 @@ def test_production_settings_are_set_for_each_function(
                 # fallback for older deployments and must not come back into the committed config.
                 for name in ("CODITECT_GOOGLE_CLIENT_ID", "CODITECT_GITHUB_CLIENT_ID"):
                     assert name not in env, (where, name)
+            if any(calls(p, "mail_port") for p in paths):
+                # The SMTP adapter, never the local outbox, with where to submit and as whom.
+                assert env.get("CODITECT_MAIL") == "smtp", where
+                for name in ("CODITECT_SMTP_HOST", "CODITECT_SMTP_USER", "CODITECT_MAIL_FROM"):
+                    assert name in env, (where, name)
             if any(calls(p, "workspace_settings") for p in paths):
                 for name in ("WORKSPACE_DOMAIN", "WORKSPACE_SIDECAR_IMAGE"):
                     assert name in env, (where, name)

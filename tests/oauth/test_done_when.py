@@ -3,20 +3,18 @@
 "A new user signs in with Google, an existing password user links GitHub by verified email and
 then signs in either way." Decision taken (docs/oauth.md, "Unverified emails"): a password
 sign-up does not prove the email, so when a provider's verified email links to such an account
-the password is removed. "Either way" therefore holds for password accounts whose email is
-verified. No API makes one yet (it needs email verification or a set-password step on a
-provider-verified account); the test writes the flag such a step would write, and everything
-after that goes through the HTTP API.
+the password is removed. A password user who followed the verification link mailed at sign-up
+(``POST /api/auth/verify-email``) has proven the address, keeps the password when GitHub links,
+and signs in either way. Everything goes through the HTTP API and the local mail outbox.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from shared.store.keys import TENANTS
+from tests.auth.mailbox import only_mail_to
 from tests.conftest import bearer, register
 from tests.oauth.test_github import FakeGitHub, github_sign_in
 from tests.oauth.test_google import google_sign_in
@@ -25,7 +23,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def github(httpserver: Any, oauth: Any) -> FakeGitHub:
+def github(httpserver: Any, oauth: Any, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
+    monkeypatch.delenv("CODITECT_MAIL", raising=False)  # mail goes to the local outbox
     fake = FakeGitHub(httpserver)
     fake.install()
     return fake
@@ -35,27 +34,21 @@ def login(api: Any, email: str, password: str) -> Any:
     return api.post("/api/auth/login", json={"email": email, "password": password})
 
 
-def mark_email_verified(services: Any, registered: dict[str, Any]) -> None:
-    """What a future email-verification step writes (no API does this today)."""
-    uid, tid = registered["user"]["user_id"], registered["user"]["tenant_id"]
-    key = TENANTS[tid].key("user", uid)
-
-    def verify(tr: Any) -> None:
-        user = json.loads(tr.get(key))
-        tr.set(key, json.dumps({**user, "email_verified": True}).encode())
-
-    services.db.transact(verify)
-
-
 def test_done_when(api, github, services):
     # A new user signs in with Google: a personal tenant on the free plan.
     new = google_sign_in(api, "g-new")
     assert new["sign_in"] == {"provider": "google", "result": "signed_up"}
     assert api.get("/api/auth/me", headers=bearer(new)).get_json()["plan"] == "free"
 
-    # An existing password user (email verified) links GitHub by verified email ...
+    # An existing password user verifies the email through the link mailed at sign-up ...
     registered = register(api, "ada@example.com", PASSWORD)
-    mark_email_verified(services, registered)
+    token = only_mail_to(services, "ada@example.com")
+    verified = api.post("/api/auth/verify-email", json={"token": token}, headers=bearer(registered))
+    assert verified.status_code == 200, verified.get_data(as_text=True)
+    me = api.get("/api/auth/me", headers=bearer(registered)).get_json()
+    assert me["user"]["email_verified"] is True and me["user"]["identities"] == []
+
+    # ... links GitHub by verified email ...
     linked = github_sign_in(api, github)
     assert linked["sign_in"] == {"provider": "github", "result": "linked"}
     assert linked["user"]["user_id"] == registered["user"]["user_id"]
@@ -74,9 +67,10 @@ def test_done_when(api, github, services):
     assert refreshed.status_code == 200
 
 
-def test_done_when_for_a_password_user_whose_email_was_never_verified(api, github):
+def test_done_when_for_a_password_user_whose_email_was_never_verified(api, github, services):
     # The decision above: the link takes the account back; GitHub is the way in from then on.
     registered = register(api, "ada@example.com", PASSWORD)
+    unused = only_mail_to(services, "ada@example.com")  # the mailed link is never followed
     linked = github_sign_in(api, github)
     assert linked["sign_in"] == {"provider": "github", "result": "linked"}
     assert login(api, "ada@example.com", PASSWORD).get_json()["error"]["code"] == (
@@ -85,3 +79,6 @@ def test_done_when_for_a_password_user_whose_email_was_never_verified(api, githu
     again = github_sign_in(api, github)
     assert again["sign_in"]["result"] == "signed_in"
     assert again["user"]["user_id"] == registered["user"]["user_id"]
+    # the takeover also retired the link mailed to whoever registered
+    late = api.post("/api/auth/verify-email", json={"token": unused}, headers=bearer(again))
+    assert late.status_code == 400 and late.get_json()["error"]["code"] == "invalid_token"

@@ -37,6 +37,7 @@ module "platform" {
   source_bucket        = var.source_bucket
   function_sources     = var.function_sources
   function_env         = var.function_env
+  mail                 = var.mail
   stripe_prices        = var.stripe_prices
   alert_email          = var.alert_email
   billing_account      = var.billing_account

@@ -21,3 +21,12 @@ stripe_prices = {
   starter = "price_set_me_starter"
   pro     = "price_set_me_pro"
 }
+
+# The SMTP submission server the verification mails go through (any provider with STARTTLS on
+# 587); its password goes into the smtp-password secret (docs/deploy.md, step 4).
+mail = {
+  smtp_host = "smtp.set-me.example"
+  smtp_port = 587
+  smtp_user = "set-me"
+  from      = "Coditect <no-reply@app.coditect.dev>"
+}

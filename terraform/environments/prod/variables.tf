@@ -29,6 +29,16 @@ variable "stripe_prices" {
   type        = map(string)
 }
 
+variable "mail" {
+  description = "SMTP submission server of the verification mails (see modules/platform)."
+  type = object({
+    smtp_host = string
+    smtp_port = optional(number, 587)
+    smtp_user = string
+    from      = string
+  })
+}
+
 variable "function_env" {
   type    = map(map(string))
   default = {}

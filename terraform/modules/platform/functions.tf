@@ -30,17 +30,28 @@ locals {
   # (auth), checkout (billing) and webhooks mapping a price back to its plan (stripe_webhook).
   billing_env = { for plan, ids in var.stripe_prices : "CODITECT_STRIPE_PRICE_${upper(plan)}" => ids }
 
+  # Read by shared/mail.py in the auth function, which mails the email-verification links over
+  # SMTP with STARTTLS; the password is the smtp-password secret.
+  mail_env = {
+    CODITECT_MAIL      = "smtp"
+    CODITECT_SMTP_HOST = var.mail.smtp_host
+    CODITECT_SMTP_PORT = tostring(var.mail.smtp_port)
+    CODITECT_SMTP_USER = var.mail.smtp_user
+    CODITECT_MAIL_FROM = var.mail.from
+  }
+
   functions = {
     auth = {
       entry_point = "auth"
       trigger     = "http"
       paths       = ["/api/auth/*", "/.well-known/jwks.json"]
-      # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py).
-      secrets   = ["jwt-signing-key", "stripe-api-key"]
+      # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py); sign-up
+      # and resend mail the email-verification link (shared/mail.py).
+      secrets   = ["jwt-signing-key", "stripe-api-key", "smtp-password"]
       publishes = false
       # Argon2 hashing is memory-hard: fewer concurrent requests per instance, more memory.
       resources = { memory = "1Gi", cpu = "1", timeout = 30, concurrency = 8, min_instances = var.min_instances_public, max_instances = 50 }
-      env       = local.billing_env
+      env       = merge(local.billing_env, local.mail_env)
     }
     oauth = {
       entry_point = "oauth"

@@ -11,6 +11,7 @@ locals {
     "google-oauth-client-secret",
     "github-oauth-client-id",
     "github-oauth-client-secret",
+    "smtp-password",
   ])
 
   # Files the functions mount. Neither holds a credential: the cluster file names the FoundationDB

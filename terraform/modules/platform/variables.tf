@@ -85,6 +85,20 @@ variable "stripe_prices" {
   }
 }
 
+variable "mail" {
+  description = "The SMTP submission server of the verification mails (STARTTLS; the password is the smtp-password secret)."
+  type = object({
+    smtp_host = string
+    smtp_port = optional(number, 587)
+    smtp_user = string
+    from      = string
+  })
+  validation {
+    condition     = length(trimspace(var.mail.smtp_host)) > 0 && length(trimspace(var.mail.from)) > 0
+    error_message = "mail needs an SMTP host and a From address."
+  }
+}
+
 variable "function_env" {
   description = "Extra per-function environment variables (function name => name => value)."
   type        = map(map(string))
