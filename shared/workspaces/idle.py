@@ -32,7 +32,7 @@ from shared.store import Database, Transaction
 from shared.store.keys import INDEXES
 from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings
-from shared.workspaces.service import publish_reconcile, stop_over_limit
+from shared.workspaces.service import publish_for, publish_reconcile, stop_over_limit
 
 log = logging.getLogger("coditect.idle_cleanup")
 # A start or stop in flight is left alone (jupyterhub-idle-culler does the same).
@@ -121,26 +121,12 @@ class IdleCleanup:
             changed = self.db.transact(self._apply, candidates, decide, now)
             for action, ws in changed:
                 stats[action] += 1
-                publish_reconcile(
-                    self.events,
-                    ws["tenant_id"],
-                    ws["workspace_id"],
-                    action,
-                    user_id=ws["user_id"],
-                    generation=ws["generation"] + 1,
-                )
+                publish_for(self.events, ws, action, ws["generation"] + 1)
             begin = rows[-1][0] + b"\x00"
 
     def _publish_stops(self, stopped: list[dict[str, Any]], reason: str) -> None:
         for ws in stopped:
-            publish_reconcile(
-                self.events,
-                ws["tenant_id"],
-                ws["workspace_id"],
-                reason,
-                user_id=ws["user_id"],
-                generation=ws["generation"],
-            )
+            publish_for(self.events, ws, reason, ws["generation"])
 
     # -- resync: converging for too long -----------------------------------------------------------
     def _resync(self, now: float, stats: Counter[str]) -> None:

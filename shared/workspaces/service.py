@@ -87,6 +87,18 @@ def publish_reconcile(
     return events.publish(RECONCILE_TOPIC, data, {"workspace_id": workspace_id})
 
 
+def publish_for(events: EventsPort, ws: dict[str, Any], reason: str, generation: int) -> str:
+    """``publish_reconcile`` for a workspace record, naming the generation to converge to."""
+    return publish_reconcile(
+        events,
+        ws["tenant_id"],
+        ws["workspace_id"],
+        reason,
+        user_id=ws["user_id"],
+        generation=generation,
+    )
+
+
 def stop_over_limit(
     tr: Transaction, tenant_id: str, user_id: str, running_limit: int, now: float
 ) -> list[str]:
@@ -138,14 +150,7 @@ class WorkspaceService:
         return ws
 
     def _publish(self, ws: dict[str, Any], reason: str) -> None:
-        publish_reconcile(
-            self.events,
-            ws["tenant_id"],
-            ws["workspace_id"],
-            reason,
-            user_id=ws["user_id"],
-            generation=ws["generation"],
-        )
+        publish_for(self.events, ws, reason, ws["generation"])
 
     @staticmethod
     def _check_running_limit(
