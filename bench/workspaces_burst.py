@@ -111,7 +111,6 @@ def main() -> None:
     from devstack.stack import LocalStack
     from devstack.workspaces import install_hooks, subscribe_provisioner
     from shared import logs, wiring
-    from shared.api.provisioner import KUBE_CLIENT
     from shared.events import LocalEvents
     from shared.settings import Settings
     from shared.workspaces.config import WorkspaceSettings
@@ -127,8 +126,8 @@ def main() -> None:
     wiring.install(services)
     configuration = client.Configuration(host=kube_url)
     configuration.connection_pool_maxsize = 2 * args.workers + 16
-    services.extras[KUBE_CLIENT] = client.ApiClient(configuration)
-    services.extras["workspace_settings"] = WorkspaceSettings(domain="ws.bench")
+    services.kube_api_client = client.ApiClient(configuration)
+    services.replace_settings(workspaces=WorkspaceSettings(domain="ws.bench"))
     subscribe_provisioner(events, max_attempts=5)
 
     done_at: dict[str, tuple[float, str]] = {}

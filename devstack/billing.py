@@ -416,8 +416,8 @@ class SessionsStandIn:
 # -- the component -------------------------------------------------------------------------------
 def start_billing(stack: LocalStack) -> Callable[[], None]:
     """``COMPONENTS`` entry: localstripe + the sessions stand-in, wired into billing."""
-    from shared.billing import build_billing_service
     from shared.billing.settings import BillingSettings
+    from shared.billing.wiring import build_billing_service
     from shared.secret_names import STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET
     from shared.secrets import LocalSecrets
 
@@ -468,7 +468,7 @@ def start_billing(stack: LocalStack) -> Callable[[], None]:
             prices=prices,
             network_retries=0,
         )
-        services.extras["billing"] = build_billing_service(services, settings)
+        services.use(billing=build_billing_service(services, settings))
     except Exception:
         if standin is not None:
             standin.stop()

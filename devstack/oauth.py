@@ -204,7 +204,7 @@ def _put_once(port: Any, name: str, make: Callable[[], str]) -> str:
 def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
     from dataclasses import replace
 
-    from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
+    from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS
     from shared.oauth.service import CLIENT_ID_NAMES, SECRET_NAMES, OAuthService
 
     services = stack.services
@@ -213,7 +213,7 @@ def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
         stack.started.append("sign-in stand-ins skipped: secrets are not local")
         return lambda: None
     port = services.secrets
-    configured = OAuthSettings.from_env()
+    configured = stack.settings.oauth
     title = {GOOGLE: "Google", GITHUB: "GitHub"}
     wanted = []
     for provider in PROVIDERS:
@@ -280,7 +280,7 @@ def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
             github_api_url=github_url,
         )
         stack.started.append(f"GitHub sign-in stand-in: {github_url}")
-    services.get_or_create("oauth", lambda: OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings))
 
     def stop() -> None:
         for each in reversed(stops):

@@ -81,9 +81,19 @@ class Dispatcher:
         # Longest prefix first, as a URL map matches the most specific path.
         self._routes = sorted(routes, key=lambda r: len(r[0]), reverse=True)
         self._health = health
+        # Set once every component is wired: before that, a paid sign-up would find billing
+        # missing and a launch would find no sidecar, so nothing is answered half-configured.
+        self.ready = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
+        if not self.ready.is_set():
+            return self._json(
+                start_response,
+                "503 Service Unavailable",
+                {"error": {"code": "starting", "message": "the local stack is still starting"}},
+                [("Retry-After", "1")],
+            )
         for prefix, app in self._routes:
             if path.startswith(prefix) or path == prefix.rstrip("/"):
                 return app(environ, start_response)
@@ -119,10 +129,20 @@ class Dispatcher:
         return [page]
 
     @staticmethod
-    def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+    def _json(
+        start_response: Callable[..., Any],
+        status: str,
+        body: Any,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> list[bytes]:
         data = json.dumps(body).encode()
         start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+            status,
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(data))),
+                *(headers or []),
+            ],
         )
         return [data]
 
@@ -177,8 +197,13 @@ class LocalStack:
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
-        for component in self.components:
-            self._stops.append(component(self))
+        try:
+            for component in self.components:
+                self._stops.append(component(self))
+        except BaseException:
+            self.stop()  # what started so far, so a failed start leaves nothing running
+            raise
+        app.ready.set()
 
     def stop(self) -> None:
         while self._stops:

@@ -25,15 +25,14 @@ from typing import Any
 
 from shared.events import RECONCILE_TOPIC
 from shared.store.keys import INDEXES
+from shared.workspaces.config import WorkspaceSettings
 
 log = logging.getLogger("coditect.devstack.workspaces")
 
 
 def install_hooks(services: Any, hooks: Any) -> None:
     """Give the provisioner the local stack's hooks (URL of a ready workspace, status news)."""
-    from shared.api.provisioner import HOOKS
-
-    services.extras[HOOKS] = hooks
+    services.hooks = hooks
 
 
 def subscribe_provisioner(
@@ -102,25 +101,22 @@ class Timer:
 
 def start(stack: Any) -> Callable[[], None]:
     """COMPONENT for devstack.stack: returns the function that stops what it started."""
-    from shared.api.provisioner import KUBE_CLIENT
-    from shared.workspaces.config import WorkspaceSettings, workspace_settings
     from shared.workspaces.idle import IdleCleanup
 
     services = stack.services
     env = os.environ
-    if "WORKSPACE_DOMAIN" not in env:
+    if services.settings.workspaces.domain == WorkspaceSettings().domain:
         # Locally the workspace URL comes from the hooks; this is only the fallback host.
-        services.extras.setdefault(
-            "workspace_settings",
-            dataclasses.replace(
-                WorkspaceSettings.from_env(), domain="workspaces.localhost", url_scheme="http"
-            ),
+        services.replace_settings(
+            workspaces=dataclasses.replace(
+                services.settings.workspaces, domain="workspaces.localhost", url_scheme="http"
+            )
         )
-    settings = workspace_settings(services)
+    settings = services.settings.workspaces
     stops: list[Callable[[], None]] = []
-    if env.get("KUBECONFIG"):
+    if services.settings.kubeconfig:
         stack.started.append(
-            f"provisioner → Kubernetes cluster from KUBECONFIG={env['KUBECONFIG']}"
+            f"provisioner → Kubernetes cluster from KUBECONFIG={services.settings.kubeconfig}"
         )
     else:
         from kubernetes import client
@@ -137,7 +133,7 @@ def start(stack: Any) -> Callable[[], None]:
         configuration.connection_pool_maxsize = 64
         api_client = client.ApiClient(configuration)
         stops.append(api_client.close)
-        services.extras[KUBE_CLIENT] = api_client
+        services.kube_api_client = api_client
         stack.started.append(
             f"Kubernetes API stand-in on {standin.url} (kubeconfig {os.path.abspath(path)})"
         )

@@ -284,7 +284,7 @@ class PubSubEvents:
     def _client(self) -> Any:
         with self._lock:
             if self._publisher is None:
-                from google.cloud import pubsub_v1
+                from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # no stubs
 
                 self._publisher = pubsub_v1.PublisherClient()
             return self._publisher

@@ -65,8 +65,15 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(component: str, level: str = "INFO") -> None:
-    """Route every log line through the JSON formatter; safe to call more than once."""
+_project = ""  # the Google Cloud project, for trace links (set by configure)
+
+
+def configure(component: str, level: str = "INFO", project: str = "") -> None:
+    """Route every log line through the JSON formatter; safe to call more than once.
+
+    ``project`` makes trace ids links (``projects/<project>/traces/<id>``) in every function."""
+    global _project
+    _project = project
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler.formatter, CloudLoggingFormatter):
@@ -83,6 +90,7 @@ def configure(component: str, level: str = "INFO") -> None:
 def trace_fields(headers: Any, project: str, function: str) -> dict[str, str]:
     """Log fields tying a line to its request: the Cloud Trace id when the platform sent one."""
     fields = {"function": function}
+    project = project or _project
     header = headers.get("X-Cloud-Trace-Context") or ""
     trace_id = header.split("/", 1)[0]
     if not trace_id:

@@ -7,18 +7,19 @@ on first send, so importing this module costs next to nothing at cold start.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from pydantic import model_validator
+from pydantic.dataclasses import dataclass as settings_dataclass
+
+from shared.digests import sha256_hex
+from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
 from shared.secret_names import SMTP_PASSWORD
 from shared.secrets import SecretsPort
-from shared.settings import env_float, env_int
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -36,37 +37,36 @@ class MailPort(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class MailSettings:
-    # "local" (files under <data_dir>/mail/outbox) or "smtp".
-    backend: str = "local"
-    smtp_host: str = ""
-    # 587 is the submission port, where STARTTLS is the rule.
-    smtp_port: int = 587
-    # Empty: the server accepts us without AUTH (e.g. a relay that trusts the network).
-    smtp_user: str = ""
-    sender: str = "Coditect <no-reply@coditect.local>"
-    timeout_seconds: float = 10.0
+@settings_dataclass(config=SETTINGS_CONFIG)
+class MailSettings(EnvSettings):
+    backend: str = env(
+        "CODITECT_MAIL",
+        "local",
+        "`local` (files under <data dir>/mail/outbox) or `smtp`.",
+        pattern="^(local|smtp)$",
+    )
+    smtp_host: str = env("CODITECT_SMTP_HOST", "", "SMTP server (submission, STARTTLS).")
+    smtp_port: int = env("CODITECT_SMTP_PORT", 587, "SMTP port (587: submission).", gt=0)
+    smtp_user: str = env(
+        "CODITECT_SMTP_USER", "", "SMTP user; empty: the server accepts us without AUTH."
+    )
+    sender: str = env(
+        "CODITECT_MAIL_FROM", "Coditect <no-reply@coditect.local>", "From: of every mail."
+    )
+    timeout_seconds: float = env(
+        "CODITECT_SMTP_TIMEOUT_SECONDS", 10.0, "Timeout of one SMTP conversation.", gt=0
+    )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> MailSettings:
-        env = os.environ if env is None else env
-        backend = env.get("CODITECT_MAIL", "") or "local"
-        if backend not in ("local", "smtp"):
-            raise ValueError(f"CODITECT_MAIL must be 'local' or 'smtp', got {backend!r}")
-        return cls(
-            backend=backend,
-            smtp_host=env.get("CODITECT_SMTP_HOST", ""),
-            smtp_port=env_int(env, "CODITECT_SMTP_PORT", 587),
-            smtp_user=env.get("CODITECT_SMTP_USER", ""),
-            sender=env.get("CODITECT_MAIL_FROM", "") or cls.sender,
-            timeout_seconds=env_float(env, "CODITECT_SMTP_TIMEOUT_SECONDS", 10.0),
-        )
+    @model_validator(mode="after")
+    def _smtp_needs_a_host(self) -> Self:
+        if self.backend == "smtp" and not self.smtp_host:
+            raise ValueError("CODITECT_SMTP_HOST is required when CODITECT_MAIL=smtp")
+        return self
 
 
 def recipient_ref(address: str) -> str:
     """How logs name a recipient: enough to follow one address, no personal data."""
-    return hashlib.sha256(address.lower().encode()).hexdigest()[:16]
+    return sha256_hex(address.lower())[:16]
 
 
 def build_message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
@@ -128,7 +128,7 @@ def read_outbox(directory: str) -> list[EmailMessage]:
     for name in names:
         with open(os.path.join(directory, name), "rb") as fh:
             found.append(message_from_bytes(fh.read(), policy=policy.default))
-    return found  # type: ignore[return-value]
+    return found
 
 
 class SmtpMail:
@@ -227,12 +227,7 @@ def outbox_directory(data_dir: str) -> str:
     return os.path.join(data_dir, "mail", "outbox")
 
 
-def build_mail(services: Any, settings: MailSettings) -> MailPort:
+def build_mail(settings: MailSettings, secrets: SecretsPort, data_dir: str) -> MailPort:
     if settings.backend == "smtp":
-        return SmtpMail(settings, services.secrets)
-    return LocalOutbox(outbox_directory(services.settings.data_dir), settings.sender)
-
-
-def mail_port(services: Any) -> MailPort:
-    """The process's mail adapter, chosen from ``CODITECT_MAIL`` on first use."""
-    return services.get_or_create("mail", lambda: build_mail(services, MailSettings.from_env()))
+        return SmtpMail(settings, secrets)
+    return LocalOutbox(outbox_directory(data_dir), settings.sender)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -45,7 +46,7 @@ def plan(name: str) -> Plan:
         raise ValueError(f"unknown plan {name!r}") from None
 
 
-def effective_plan(license_record: dict[str, Any] | None, now: float) -> Plan:
+def effective_plan(license_record: Mapping[str, Any] | None, now: float) -> Plan:
     """The plan whose limits apply now.
 
     A license whose payment failed keeps its plan until ``grace_until`` (epoch seconds), then

@@ -1,78 +1,170 @@
-"""Every setting is read once, here, from the environment."""
+"""Every setting, read once from the environment and validated at start-up.
+
+One mechanism for every area (shared/envconfig.py): each settings class is a frozen pydantic
+dataclass whose fields name their environment variable and say what they mean.
+``Settings.from_env`` reads the core settings and every area's section together, so a missing or
+malformed variable fails the process at start-up with the variable's name, not the first request
+that needs it. ``environment_table`` renders the documentation of every variable
+(docs/environment.md, kept current by a test).
+
+Why pydantic dataclasses and not pydantic-settings' BaseSettings: the classes stay plain frozen
+dataclasses (``dataclasses.replace`` works; tests and the local stack build them directly without
+the process environment leaking in), and importing pydantic-settings costs ~0.2 s on top of
+pydantic on a cold start, for the one thing needed here: validating a mapping.
+"""
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+
+from shared.billing.settings import BillingSettings
+from shared.envconfig import SETTINGS_CONFIG, env, read_env
+from shared.mail import MailSettings
+from shared.oauth.config import OAuthSettings
 from shared.secret_names import SIGNING_KEY
+from shared.workspaces.config import WorkspaceSettings
+
+SECTIONS: dict[str, type] = {
+    # field of Settings -> its class: every area's settings, read with the core's.
+    "workspaces": WorkspaceSettings,
+    "billing": BillingSettings,
+    "oauth": OAuthSettings,
+    "mail": MailSettings,
+}
 
 
-def env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    """An integer setting; unset or empty means the default, anything else must parse."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    """A number setting; unset or empty means the default, anything else must parse."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-
-
-@dataclass(frozen=True)
+@dataclass(config=SETTINGS_CONFIG)
 class Settings:
-    # Where the embedded store and local secrets live when no FoundationDB cluster is configured.
-    data_dir: str = ".coditect"
-    # FoundationDB cluster file; set in production, empty locally.
-    fdb_cluster_file: str = ""
-    # Public origin: the JWT issuer and the base of redirect URLs.
-    public_url: str = "http://127.0.0.1:8080"
-    api_audience: str = "coditect-api"
-    # "local" (files under data_dir) or "gcp" (Secret Manager in gcp_project).
-    secrets_backend: str = "local"
-    gcp_project: str = ""
-    signing_key_secret: str = SIGNING_KEY
-    # "local" (in-process delivery) or "pubsub".
-    events_backend: str = "local"
-    access_token_seconds: int = 15 * 60
-    refresh_token_seconds: int = 30 * 24 * 3600
-    login_max_failures: int = 10
-    login_failure_window_seconds: int = 15 * 60
-    max_body_bytes: int = 64 * 1024
-    log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
+    data_dir: str = env(
+        "CODITECT_DATA_DIR",
+        ".coditect",
+        "Where the embedded store, local secrets and the local outbox live (no FoundationDB).",
+    )
+    fdb_cluster_file: str = env(
+        "FDB_CLUSTER_FILE", "", "FoundationDB cluster file; set in production, empty locally."
+    )
+    public_url: str = env(
+        "CODITECT_PUBLIC_URL",
+        "http://127.0.0.1:8080",
+        "The public origin: the JWT issuer and the base of redirect URLs.",
+    )
+    api_audience: str = env("CODITECT_API_AUDIENCE", "coditect-api", "Audience of access tokens.")
+    secrets_backend: str = env(
+        "CODITECT_SECRETS",
+        "local",
+        "`local` (files under the data directory and CODITECT_SECRET_<NAME>) or `gcp`.",
+        pattern="^(local|gcp)$",
+    )
+    gcp_project: str = env(
+        "GOOGLE_CLOUD_PROJECT", "", "The Google Cloud project (Secret Manager, Pub/Sub, traces)."
+    )
+    signing_key_secret: str = env(
+        "CODITECT_SIGNING_KEY_SECRET", SIGNING_KEY, "Secret holding the JWT signing keys."
+    )
+    events_backend: str = env(
+        "CODITECT_EVENTS",
+        "local",
+        "`local` (in-process delivery) or `pubsub`.",
+        pattern="^(local|pubsub)$",
+    )
+    access_token_seconds: int = env(
+        "CODITECT_ACCESS_TOKEN_SECONDS", 15 * 60, "Lifetime of access tokens.", gt=0
+    )
+    refresh_token_seconds: int = env(
+        "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, "Lifetime of refresh tokens.", gt=0
+    )
+    login_max_failures: int = env(
+        "CODITECT_LOGIN_MAX_FAILURES", 10, "Failed logins per email before 429.", gt=0
+    )
+    login_failure_window_seconds: int = env(
+        "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60, "Window of the failed-login count.", gt=0
+    )
+    max_body_bytes: int = env(
+        "CODITECT_MAX_BODY_BYTES", 64 * 1024, "Largest JSON request body (413 above).", gt=0
+    )
+    log_level: str = env("LOG_LEVEL", "INFO", "Level of the JSON logs.")
+    service_name: str = env(
+        "K_SERVICE", "coditect", "The function's name in logs (set by Cloud Functions)."
+    )
+    kubeconfig: str = env(
+        "KUBECONFIG",
+        "",
+        "Kubeconfig of the cluster the provisioner drives; empty: in-cluster when "
+        "KUBERNETES_SERVICE_HOST is set, else ~/.kube/config.",
+    )
+    in_cluster_host: str = env(
+        "KUBERNETES_SERVICE_HOST", "", "Set by Kubernetes inside a cluster (in-cluster config)."
+    )
+    # Every area's section, read from the same environment by from_env.
+    workspaces: WorkspaceSettings = dataclasses.field(default_factory=WorkspaceSettings)
+    billing: BillingSettings = dataclasses.field(default_factory=BillingSettings)
+    oauth: OAuthSettings = dataclasses.field(default_factory=OAuthSettings)
+    mail: MailSettings = dataclasses.field(default_factory=MailSettings)
 
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        return cls(
-            data_dir=env.get("CODITECT_DATA_DIR", ".coditect"),
-            fdb_cluster_file=env.get("FDB_CLUSTER_FILE", ""),
-            public_url=env.get("CODITECT_PUBLIC_URL", "http://127.0.0.1:8080"),
-            api_audience=env.get("CODITECT_API_AUDIENCE", "coditect-api"),
-            secrets_backend=env.get("CODITECT_SECRETS", "local"),
-            gcp_project=env.get("GOOGLE_CLOUD_PROJECT", env.get("GCP_PROJECT", "")),
-            signing_key_secret=env.get("CODITECT_SIGNING_KEY_SECRET", SIGNING_KEY),
-            events_backend=env.get("CODITECT_EVENTS", "local"),
-            access_token_seconds=env_int(env, "CODITECT_ACCESS_TOKEN_SECONDS", 15 * 60),
-            refresh_token_seconds=env_int(env, "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
-            login_max_failures=env_int(env, "CODITECT_LOGIN_MAX_FAILURES", 10),
-            login_failure_window_seconds=env_int(env, "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60),
-            log_level=env.get("LOG_LEVEL", "INFO"),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The core settings and every section, validated together (fails at start-up)."""
+        core = read_env(cls, environ)
+        sections: dict[str, Any] = {
+            name: read_env(section, environ) for name, section in SECTIONS.items()
+        }
+        return dataclasses.replace(core, **sections)
+
+
+# -- documentation -------------------------------------------------------------------------------
+def settings_classes() -> list[type]:
+    return [Settings, *SECTIONS.values()]
+
+
+def environment_variables() -> list[tuple[str, str, str, str]]:
+    """(variable, default, meaning, settings class) for every variable any settings class reads."""
+    rows = []
+    for cls in settings_classes():
+        for field in dataclasses.fields(cls):
+            info = field.default
+            if not isinstance(info, FieldInfo) or not isinstance(info.validation_alias, str):
+                continue
+            alias, default = info.validation_alias, info.default
+            rows.append((alias, _shown(default), info.description or "", cls.__name__))
+        for alias, default, meaning in getattr(cls, "ENV_PATTERNS", ()):
+            rows.append((alias, default, meaning, cls.__name__))
+    return rows
+
+
+def _shown(default: Any) -> str:
+    if default is None or default == "" or default == ():
+        return ""
+    if isinstance(default, tuple):
+        return ",".join(str(x) for x in default)
+    return str(default)
+
+
+def environment_table() -> str:
+    lines = [
+        "# Environment variables",
+        "",
+        "Generated from the settings classes by `python -m shared.settings`; a test keeps it "
+        "current. Every variable is read once at start-up (`Settings.from_env`), and a malformed "
+        "one stops the process with its name. Secrets never come from here: they come from the "
+        "secrets port (docs/deploy.md).",
+        "",
+        "| variable | default | meaning | read by |",
+        "|---|---|---|---|",
+    ]
+    for name, default, meaning, owner in environment_variables():
+        shown = f"`{default}`" if default else ""
+        lines.append(f"| `{name}` | {shown} | {meaning.replace('|', '/')} | `{owner}` |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(environment_table(), end="")

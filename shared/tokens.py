@@ -16,7 +16,7 @@ import secrets as pysecrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -30,6 +30,20 @@ from shared.secrets import SecretsPort
 log = logging.getLogger("coditect.tokens")
 ALGORITHM = "ES256"
 CLOCK_SKEW_SECONDS = 30
+
+
+class Claims(TypedDict):
+    """A verified token's claims (every token the platform issues carries these)."""
+
+    iss: str
+    aud: str
+    sub: str  # user id
+    tid: str  # tenant id: the only source of a request's tenant
+    typ: str  # access, refresh, launch, workspace
+    iat: int
+    exp: int
+    jti: str
+    fam: NotRequired[str]  # refresh tokens: the family (one per sign-in)
 
 
 def _b64url(data: bytes) -> str:
@@ -82,7 +96,8 @@ class Keyring:
         self._reload_seconds = reload_seconds
         self._unknown_kid_reload_seconds = unknown_kid_reload_seconds
         self._generate = generate_if_missing
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the keys; never held while fetching
+        self._fetching = threading.Lock()  # one fetch at a time
         self._loaded_at = -1e18
         self._looked_again_at = -1e18
         self._keys: list[SigningKey] = []
@@ -92,15 +107,25 @@ class Keyring:
             fresh_enough = time.monotonic() - self._loaded_at < self._reload_seconds
             if self._keys and fresh_enough and not force:
                 return self._keys
+            known = self._keys
+        # Fetch outside the lock: verifications keep using the keys already known while one
+        # thread reads Secret Manager (a flood of unknown kids must not stall them). Only the
+        # first load, with nothing known yet, waits for the fetch.
+        if not self._fetching.acquire(blocking=not known):
+            return known
+        try:
             pems = self._secrets.versions(self._name, 2, fresh=force)
             if not pems and self._generate:
                 self._secrets.add_version(self._name, new_private_key_pem())  # type: ignore[attr-defined]
                 pems = self._secrets.versions(self._name, 2, fresh=True)
             if not pems:
                 raise RuntimeError(f"no signing key in secret {self._name!r}")
-            self._keys = [SigningKey.from_pem(p) for p in pems]
-            self._loaded_at = time.monotonic()
-            return self._keys
+            keys = [SigningKey.from_pem(p) for p in pems]
+            with self._lock:
+                self._keys, self._loaded_at = keys, time.monotonic()
+            return keys
+        finally:
+            self._fetching.release()
 
     def refresh(self) -> None:
         """Read the secret again now, past every cache."""
@@ -157,7 +182,7 @@ class TokenService:
         aud: str,
         ttl: int,
         extra: dict[str, Any] | None = None,
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, Claims]:
         now = int(self._clock.now())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -172,9 +197,9 @@ class TokenService:
         }
         key = self._keyring.current
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
-        return token, claims
+        return token, cast(Claims, claims)
 
-    def verify(self, token: str, *, aud: str, typ: str) -> dict[str, Any]:
+    def verify(self, token: str, *, aud: str, typ: str) -> Claims:
         """Claims of a valid token; :class:`Unauthorized` with a generic message otherwise."""
         try:
             header = jwt.get_unverified_header(token)
@@ -209,4 +234,4 @@ class TokenService:
             raise Unauthorized("invalid token", code="invalid_token")
         if not isinstance(claims.get("tid"), str):
             raise Unauthorized("invalid token", code="invalid_token")
-        return claims
+        return cast(Claims, claims)

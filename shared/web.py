@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,7 +28,6 @@ from shared.logs import request_context, trace_fields
 
 log = logging.getLogger("coditect.web")
 M = TypeVar("M", bound=BaseModel)
-DEFAULT_MAX_BODY = 64 * 1024
 
 
 @dataclass
@@ -112,8 +110,14 @@ class Router:
         )
 
 
-def read_json(request: Any, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -> M:
-    """The request body as ``model``: 413, 415, 400 and 422 in that order of checking."""
+def read_json(request: Any, model: type[M], max_bytes: int | None = None) -> M:
+    """The request body as ``model``: 413, 415, 400 and 422 in that order of checking.
+
+    The size limit is ``CODITECT_MAX_BODY_BYTES`` unless the caller gives one."""
+    if max_bytes is None:
+        from shared.wiring import services
+
+        max_bytes = services().settings.max_body_bytes
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"request body is over {max_bytes} bytes")
@@ -154,7 +158,3 @@ def bearer_token(request: Any) -> str:
             headers={"WWW-Authenticate": 'Bearer realm="coditect"'},
         )
     return token.strip()
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex

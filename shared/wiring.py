@@ -1,21 +1,41 @@
 """Builds the services each function uses, from settings, once per process.
 
 Functions call ``services()``; it builds lazily (nothing heavy at import time, for cold starts)
-and caches. Tests and the local stack build their own with ``build(...)`` and ``install(...)``.
+and caches. Each area has one typed accessor on :class:`Services`, built on first use; tests and
+the local stack build their own ``Services`` with ``build(...)``, swap parts with ``use(...)``,
+and ``install(...)`` them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import Clock, SystemClock
 from shared.events import EventsPort
 from shared.secrets import SecretsPort
 from shared.settings import Settings
 from shared.store import Database
+
+if TYPE_CHECKING:
+    from shared.accounts.email_verification import EmailVerifications
+    from shared.accounts.service import AccountService
+    from shared.api.idle_cleanup import SchedulerAuth
+    from shared.billing.service import BillingService
+    from shared.mail import MailPort
+    from shared.oauth.service import OAuthService
+    from shared.provisioner.hooks import WorkspaceHooks
+    from shared.provisioner.reconciler import Reconciler
+    from shared.tokens import TokenService
+    from shared.workspaces.idle import IdleCleanup
+    from shared.workspaces.service import WorkspaceService
+
+T = TypeVar("T")
+_lock = threading.RLock()
 
 
 @dataclass
@@ -25,39 +45,157 @@ class Services:
     secrets: SecretsPort
     clock: Clock
     events: EventsPort
-    extras: dict[str, Any]
+    # The local stack's data-plane hooks (a real sidecar per ready workspace); none in production.
+    hooks: WorkspaceHooks | None = None
+    # A kubernetes ApiClient; built from settings on first use unless given (stand-in, tests).
+    kube_api_client: Any = None
+    _built: dict[str, object] = field(default_factory=dict, repr=False)
 
-    @property
-    def tokens(self) -> Any:
-        return self.get_or_create("tokens", self._make_tokens)
-
-    @property
-    def accounts(self) -> Any:
-        from shared.accounts import AccountService
-
-        return self.get_or_create(
-            "accounts", lambda: AccountService(self.db, self.tokens, self.clock, self.settings)
-        )
-
-    def _make_tokens(self) -> Any:
-        from shared.tokens import Keyring, TokenService
-
-        keyring = Keyring(
-            self.secrets,
-            self.settings.signing_key_secret,
-            generate_if_missing=self.settings.secrets_backend == "local",
-        )
-        return TokenService(keyring, self.clock, self.settings.issuer)
-
-    def get_or_create(self, name: str, make: Any) -> Any:
-        """A service built on first use and kept: each area adds its own this way."""
+    def _once(self, name: str, make: Callable[[], T]) -> T:
         with _lock:
-            if name not in self.extras:
-                self.extras[name] = make()
-            return self.extras[name]
+            if name not in self._built:
+                self._built[name] = make()
+            return self._built[name]  # type: ignore[return-value]  # keyed by accessor
+
+    def is_built(self, name: str) -> bool:
+        return name in self._built
+
+    def use(
+        self,
+        *,
+        billing: BillingService | None = None,
+        mail: MailPort | None = None,
+        oauth: OAuthService | None = None,
+        workspaces: WorkspaceService | None = None,
+        scheduler_auth: SchedulerAuth | None = None,
+    ) -> None:
+        """Swap in parts built elsewhere (tests, the local stack)."""
+        given = {
+            "billing": billing,
+            "mail": mail,
+            "oauth": oauth,
+            "workspaces": workspaces,
+            "scheduler_auth": scheduler_auth,
+        }
+        with _lock:
+            self._built.update({k: v for k, v in given.items() if v is not None})
+
+    def replace_settings(self, **sections: Any) -> None:
+        """Swap settings sections (``workspaces=...``) before the areas using them are built."""
+        self.settings = dataclasses.replace(self.settings, **sections)
+
+    # -- one accessor per area -------------------------------------------------------------------
+    @property
+    def tokens(self) -> TokenService:
+        def make() -> TokenService:
+            from shared.tokens import Keyring, TokenService
+
+            keyring = Keyring(
+                self.secrets,
+                self.settings.signing_key_secret,
+                generate_if_missing=self.settings.secrets_backend == "local",
+            )
+            return TokenService(keyring, self.clock, self.settings.issuer)
+
+        return self._once("tokens", make)
+
+    @property
+    def accounts(self) -> AccountService:
+        def make() -> AccountService:
+            from shared.accounts.service import AccountService
+
+            return AccountService(self.db, self.tokens, self.clock, self.settings)
+
+        return self._once("accounts", make)
+
+    @property
+    def email_verifications(self) -> EmailVerifications:
+        def make() -> EmailVerifications:
+            from shared.accounts.email_verification import EmailVerifications
+
+            return EmailVerifications(self.db, self.clock)
+
+        return self._once("email_verifications", make)
+
+    @property
+    def mail(self) -> MailPort:
+        def make() -> MailPort:
+            from shared.mail import build_mail
+
+            return build_mail(self.settings.mail, self.secrets, self.settings.data_dir)
+
+        return self._once("mail", make)
+
+    @property
+    def oauth(self) -> OAuthService:
+        def make() -> OAuthService:
+            from shared.oauth.service import OAuthService
+
+            return OAuthService.build(self, self.settings.oauth)
+
+        return self._once("oauth", make)
+
+    @property
+    def billing(self) -> BillingService:
+        def make() -> BillingService:
+            from shared.billing.wiring import build_billing_service
+
+            return build_billing_service(self)
+
+        return self._once("billing", make)
+
+    @property
+    def workspaces(self) -> WorkspaceService:
+        def make() -> WorkspaceService:
+            from shared.workspaces.service import WorkspaceService
+
+            return WorkspaceService(
+                self.db, self.events, self.clock, self.tokens, self.settings.workspaces
+            )
+
+        return self._once("workspaces", make)
+
+    @property
+    def idle_cleanup(self) -> IdleCleanup:
+        def make() -> IdleCleanup:
+            from shared.workspaces.idle import IdleCleanup
+
+            return IdleCleanup(self.db, self.events, self.clock, self.settings.workspaces)
+
+        return self._once("idle_cleanup", make)
+
+    @property
+    def scheduler_auth(self) -> SchedulerAuth:
+        def make() -> SchedulerAuth:
+            from shared.api.idle_cleanup import SchedulerAuth
+
+            ws = self.settings.workspaces
+            return SchedulerAuth(ws.scheduler_audience, ws.scheduler_service_account)
+
+        return self._once("scheduler_auth", make)
+
+    @property
+    def reconciler(self) -> Reconciler:
+        def make() -> Reconciler:
+            from shared.provisioner.hooks import InstalledHooks
+            from shared.provisioner.kube import KubeGateway, make_api_client
+            from shared.provisioner.reconciler import Reconciler
+
+            if self.kube_api_client is None:
+                self.kube_api_client = make_api_client(self.settings)
+            return Reconciler(
+                self.db,
+                self.clock,
+                KubeGateway(self.kube_api_client),
+                self.settings.workspaces,
+                public_url=self.settings.public_url,
+                issuer=self.settings.issuer,
+                hooks=InstalledHooks(self),
+            )
+
+        return self._once("reconciler", make)
 
 
-_lock = threading.RLock()
 _current: Services | None = None
 
 
@@ -91,7 +229,7 @@ def build(
             from shared.events import LocalEvents
 
             events = LocalEvents()
-    return Services(settings, db, secrets, clock or SystemClock(), events, {})
+    return Services(settings, db, secrets, clock or SystemClock(), events)
 
 
 def services() -> Services:
@@ -101,7 +239,7 @@ def services() -> Services:
             from shared import logs
 
             settings = Settings.from_env()
-            logs.configure(os.environ.get("K_SERVICE", "coditect"), settings.log_level)
+            logs.configure(settings.service_name, settings.log_level, settings.gcp_project)
             _current = build(settings)
         return _current
 

@@ -5,29 +5,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.accounts import (
+from shared.accounts.email_verification import new_email_token, send_email_verification
+from shared.accounts.records import UserRecord
+from shared.accounts.requests import (
     LoginRequest,
     RefreshRequest,
     RegisterRequest,
     VerifyEmailRequest,
-    new_email_token,
-    public_user,
-    send_email_verification,
 )
+from shared.accounts.users import public_user
 from shared.errors import ApiError
-from shared.mail import mail_port
 from shared.web import Reply, Router, bearer_token, read_json
-from shared.wiring import services
+from shared.wiring import Services, services
 
 router = Router("auth")
 log = logging.getLogger("coditect.auth")
 
 
-def mail_verification_link(svc: Any, user: dict[str, Any], token: str) -> bool:
+def mail_verification_link(svc: Services, user: UserRecord, token: str) -> bool:
     """Mail the link after the commit; ``False`` (logged) when it could not go out."""
     try:
-        mail = mail_port(svc)
-    except ValueError:  # bad CODITECT_MAIL / SMTP settings: the account exists all the same
+        mail = svc.mail
+    except ValueError:  # a mail adapter that cannot be built: the account exists all the same
         log.exception("mail port is misconfigured; verification mail not sent")
         return False
     return send_email_verification(mail, svc.settings.public_url, user, token)
@@ -50,10 +49,8 @@ def register(request: Any) -> Reply:
     mail_verification_link(svc, user, token)
     subscription = None
     if body.plan != "free":
-        from shared.billing import billing_service  # only paid sign-ups load billing
-
         # The account exists on free whatever Stripe answers; a failure is reported, not raised.
-        subscription = billing_service().start_signup_subscription(
+        subscription = svc.billing.start_signup_subscription(
             user, body.plan, body.payment_method_id
         )
     return Reply(201, {"user": public_user(user), **tokens.public(), "subscription": subscription})
@@ -88,17 +85,17 @@ def me(request: Any) -> Reply:
 
 @router.route("POST", "/api/auth/verify-email")
 def verify_email(request: Any) -> Reply:
-    accounts = services().accounts
-    claims = accounts.authenticate(bearer_token(request))
+    svc = services()
+    claims = svc.accounts.authenticate(bearer_token(request))
     body = read_json(request, VerifyEmailRequest)
-    return Reply(200, {"user": public_user(accounts.verify_email(claims, body.token))})
+    return Reply(200, {"user": public_user(svc.email_verifications.verify(claims, body.token))})
 
 
 @router.route("POST", "/api/auth/verify-email/resend")
 def resend_verification(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
-    renewed = svc.accounts.renew_email_verification(claims)
+    renewed = svc.email_verifications.renew(claims)
     if renewed is not None:
         user, token = renewed
         if not mail_verification_link(svc, user, token):

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
 
@@ -17,25 +18,21 @@ class CheckoutRequest(BaseModel):
     plan: Literal["starter", "pro"]
 
 
-def _claims(request: Any) -> dict[str, Any]:
+def _claims(request: Any) -> Claims:
     return services().accounts.authenticate(bearer_token(request))
 
 
 @router.route("POST", "/api/billing/checkout")
 def checkout(request: Any) -> Reply:
-    from shared.billing import billing_service
-
     claims = _claims(request)  # the token first: a stranger learns nothing from body errors
     body = read_json(request, CheckoutRequest)
-    return Reply(200, {"url": billing_service().checkout_url(claims, body.plan)})
+    return Reply(200, {"url": services().billing.checkout_url(claims, body.plan)})
 
 
 @router.route("POST", "/api/billing/portal")
 def portal(request: Any) -> Reply:
-    from shared.billing import billing_service
-
     claims = _claims(request)
-    return Reply(200, {"url": billing_service().portal_url(claims)})
+    return Reply(200, {"url": services().billing.portal_url(claims)})
 
 
 def handle(request: Any) -> Any:

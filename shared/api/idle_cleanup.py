@@ -13,8 +13,7 @@ from typing import Any
 
 from shared.errors import Forbidden, Unauthorized
 from shared.web import Reply, Router, bearer_token
-from shared.wiring import Services, services
-from shared.workspaces.config import workspace_settings
+from shared.wiring import services
 
 log = logging.getLogger("coditect.idle_cleanup")
 router = Router("idle_cleanup")
@@ -49,28 +48,11 @@ class SchedulerAuth:
         return claims
 
 
-def scheduler_auth(svc: Services) -> SchedulerAuth:
-    def build() -> SchedulerAuth:
-        settings = workspace_settings(svc)
-        return SchedulerAuth(settings.scheduler_audience, settings.scheduler_service_account)
-
-    return svc.get_or_create("scheduler_auth", build)
-
-
-def idle_cleanup(svc: Services) -> Any:
-    from shared.workspaces.idle import IdleCleanup
-
-    return svc.get_or_create(
-        "idle_cleanup",
-        lambda: IdleCleanup(svc.db, svc.events, svc.clock, workspace_settings(svc)),
-    )
-
-
 @router.route("POST", "/")
 def run(request: Any) -> Reply:
     svc = services()
-    scheduler_auth(svc).check(bearer_token(request))
-    return Reply(200, {"result": idle_cleanup(svc).run()})
+    svc.scheduler_auth.check(bearer_token(request))
+    return Reply(200, {"result": svc.idle_cleanup.run()})
 
 
 def handle(request: Any) -> Any:

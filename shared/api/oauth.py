@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.accounts import public_user
+from shared.accounts.users import public_user
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
 from shared.oauth.cookie import COOKIE_NAME, clear_cookie_header
 from shared.oauth.errors import OAuthFailure
-from shared.oauth.service import oauth_service
 from shared.web import Reply, Router, read_json
 from shared.wiring import services
 
@@ -34,7 +33,7 @@ class ExchangeRequest(BaseModel):
 
 @router.route("GET", "/api/auth/oauth/{provider}/start")
 def start(request: Any, provider: str) -> Reply:
-    service = oauth_service(services())
+    service = services().oauth
     try:
         redirect = service.start(provider)  # 404 (JSON) when the provider is not configured
     except OAuthFailure as failure:  # e.g. the provider's discovery document is unreachable
@@ -50,7 +49,7 @@ def start(request: Any, provider: str) -> Reply:
 
 @router.route("GET", "/api/auth/oauth/{provider}/callback")
 def callback(request: Any, provider: str) -> Reply:
-    service = oauth_service(services())
+    service = services().oauth
     if provider not in PROVIDERS:
         raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
     # The flow ends here whatever happens: the cookie has done its job.
@@ -73,7 +72,7 @@ def callback(request: Any, provider: str) -> Reply:
 @router.route("POST", "/api/auth/oauth/exchange")
 def exchange(request: Any) -> Reply:
     body = read_json(request, ExchangeRequest)
-    user, tokens, sign_in = oauth_service(services()).exchange(body.code)
+    user, tokens, sign_in = services().oauth.exchange(body.code)
     return Reply(200, {"user": public_user(user), **tokens.public(), "sign_in": sign_in})
 
 

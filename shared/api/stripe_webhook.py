@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.billing.service import MAX_EVENT_BYTES
+from shared.billing.records import MAX_EVENT_BYTES
 from shared.errors import PayloadTooLarge
 from shared.web import Reply, Router
+from shared.wiring import services
 
 router = Router("stripe_webhook")
 
 
 @router.route("POST", "/webhooks/stripe")
 def stripe_webhook(request: Any) -> Reply:
-    from shared.billing import billing_service
-
     if (request.content_length or 0) > MAX_EVENT_BYTES:
         raise PayloadTooLarge("request body is too large for a Stripe event")
     # The exact bytes Stripe signed: no JSON parsing or re-encoding before verification.
     payload = request.get_data(cache=False, as_text=False)
-    result = billing_service().handle_webhook(payload, request.headers.get("Stripe-Signature"))
+    result = services().billing.handle_webhook(payload, request.headers.get("Stripe-Signature"))
     return Reply(200, result.public())
 
 

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
-from shared.wiring import Services, services
-from shared.workspaces.config import workspace_settings
+from shared.wiring import services
 from shared.workspaces.service import Activity, CreateWorkspace, WorkspaceService
 
 router = Router("workspaces")
 
 
-def workspace_service(svc: Services) -> WorkspaceService:
-    return svc.get_or_create(
-        "workspaces",
-        lambda: WorkspaceService(
-            svc.db, svc.events, svc.clock, svc.tokens, workspace_settings(svc)
-        ),
-    )
-
-
-def _caller(request: Any) -> tuple[dict[str, Any], WorkspaceService]:
+def _caller(request: Any) -> tuple[Claims, WorkspaceService]:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
-    return claims, workspace_service(svc)
+    return claims, svc.workspaces
 
 
 @router.route("POST", "/api/workspaces")
@@ -82,7 +73,7 @@ def activity(request: Any, workspace_id: str) -> Reply:
     # The sidecar's workspace credential, not a user token: it can only report activity.
     credential = bearer_token(request)
     body = read_json(request, Activity, max_bytes=1024)
-    workspace_service(services()).record_activity(workspace_id, credential, body)
+    services().workspaces.record_activity(workspace_id, credential, body)
     return Reply(204)
 
 

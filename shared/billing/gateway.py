@@ -258,7 +258,8 @@ class StripeClientGateway:
                 params=params, options={"idempotency_key": idempotency_key}
             )
         )
-        invoice = sub.get("latest_invoice") if isinstance(sub.get("latest_invoice"), dict) else {}
+        latest = sub.get("latest_invoice")
+        invoice: dict[str, Any] = latest if isinstance(latest, dict) else {}
         intent = invoice.get("payment_intent")
         if not isinstance(intent, dict) and sub.get("status") == "incomplete" and invoice.get("id"):
             intent = self._invoice_payment_intent(invoice["id"])

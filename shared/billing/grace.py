@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
 
-from shared.accounts import get_license, write_audit, write_license
+from shared.accounts.audit import write_audit
+from shared.accounts.licenses import get_license, write_license
+from shared.accounts.records import LicenseRecord
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import INDEXES
@@ -31,7 +32,7 @@ def grace_key(deadline: int, tenant_id: str) -> bytes:
     return INDEXES.key(INDEX, deadline, tenant_id)
 
 
-def deadline(license_record: dict[str, Any] | None) -> int | None:
+def deadline(license_record: LicenseRecord | None) -> int | None:
     """The whole second at or after which the license's grace is over; None if not past due."""
     if not license_record or license_record.get("status") != "past_due":
         return None
@@ -43,8 +44,8 @@ def index_license(
     tr: Transaction,
     tenant_id: str,
     user_id: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: LicenseRecord | None,
+    after: LicenseRecord | None,
 ) -> None:
     """Move the tenant's grace entry from the old license to the new, in the same transaction."""
     old, new = deadline(before), deadline(after)
@@ -85,7 +86,7 @@ def _expire(
         tr.clear(key)
         _, due, tenant_id = INDEXES.unpack(key)
         license_record = get_license(tr, tenant_id)
-        if deadline(license_record) != due:
+        if license_record is None or deadline(license_record) != due:
             continue
         user_id = json.loads(raw)["user_id"]
         limit = effective_plan(license_record, now).limits.running_workspaces

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.accounts.records import LicenseRecord
+
 LIVE = ("active", "past_due")
 
 # Stripe subscription status -> license status.
@@ -44,7 +46,7 @@ def license_status(stripe_status: str | None) -> str:
 
 
 def decide(
-    current: dict[str, Any] | None,
+    current: LicenseRecord | None,
     subscription: dict[str, Any],
     stripe_plan: str,
     event_created: int,
@@ -58,7 +60,7 @@ def decide(
     the license does not track cannot take over from a live one unless it is live itself (an
     abandoned sign-up expiring after a successful Checkout must not end the paid plan).
     """
-    current = current or {}
+    current = current or LicenseRecord()
     status = license_status(subscription.get("status"))
     tracked = current.get("stripe_subscription_id")
     same = tracked == subscription["id"]
@@ -93,7 +95,7 @@ def decide(
     return Decision("applied", plan, status, _action(current, plan, status), extra)
 
 
-def _action(current: dict[str, Any], plan: str, status: str) -> str:
+def _action(current: LicenseRecord, plan: str, status: str) -> str:
     before = current.get("status")
     if status == "canceled":
         return "canceled"

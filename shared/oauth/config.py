@@ -1,4 +1,4 @@
-"""Settings of the OAuth sign-in area, read once from the environment.
+"""Settings of the OAuth sign-in area (a section of shared.settings.Settings).
 
 Endpoints are configuration, so tests and the local stack point them at stand-ins. Client ids
 and client secrets come from the secrets port under ``shared.secret_names`` (never from here);
@@ -8,11 +8,9 @@ before the ids moved there, used when the port holds no id (docs/oauth.md).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from pydantic.dataclasses import dataclass
 
-from shared.settings import env_int
+from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
 
 GOOGLE = "google"
 GITHUB = "github"
@@ -25,41 +23,49 @@ GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
 GITHUB_API_URL = "https://api.github.com"
 
 
-@dataclass(frozen=True)
-class OAuthSettings:
-    # Deprecated fallbacks for the client ids, which now come from the secrets port
-    # (google-oauth-client-id, github-oauth-client-id); used only when the port has none.
-    google_client_id: str = ""
-    google_discovery_url: str = GOOGLE_DISCOVERY_URL
-    github_client_id: str = ""
-    github_authorize_url: str = GITHUB_AUTHORIZE_URL
-    github_token_url: str = GITHUB_TOKEN_URL
-    github_api_url: str = GITHUB_API_URL
-    # Where the browser lands after the callback; empty = the public origin's root.
-    app_url: str = ""
-    # How long a sign-in may take between /start and /callback (the state cookie's life).
-    state_seconds: int = 600
-    # The one-time code the app exchanges for tokens (the issue fixes it at 60 s).
+@dataclass(config=SETTINGS_CONFIG)
+class OAuthSettings(EnvSettings):
+    google_client_id: str = env(
+        "CODITECT_GOOGLE_CLIENT_ID",
+        "",
+        "Deprecated fallback for Google's client id (the secrets port holds it).",
+    )
+    google_discovery_url: str = env(
+        "CODITECT_GOOGLE_DISCOVERY_URL", GOOGLE_DISCOVERY_URL, "Google's OIDC discovery document."
+    )
+    github_client_id: str = env(
+        "CODITECT_GITHUB_CLIENT_ID",
+        "",
+        "Deprecated fallback for GitHub's client id (the secrets port holds it).",
+    )
+    github_authorize_url: str = env(
+        "CODITECT_GITHUB_AUTHORIZE_URL", GITHUB_AUTHORIZE_URL, "GitHub's authorize endpoint."
+    )
+    github_token_url: str = env(
+        "CODITECT_GITHUB_TOKEN_URL", GITHUB_TOKEN_URL, "GitHub's token endpoint."
+    )
+    github_api_url: str = env("CODITECT_GITHUB_API_URL", GITHUB_API_URL, "GitHub's API base.")
+    app_url: str = env(
+        "CODITECT_OAUTH_APP_URL",
+        "",
+        "Where the browser lands after the callback; empty: the public origin's root.",
+    )
+    state_seconds: int = env(
+        "CODITECT_OAUTH_STATE_SECONDS",
+        600,
+        "How long a sign-in may take (/start to /callback).",
+        gt=0,
+    )
+    # The one-time code the app exchanges for tokens.
     code_seconds: int = 60
-    # Accepted clock difference with the identity provider when checking id_token times.
-    leeway_seconds: int = 60
+    leeway_seconds: int = env(
+        "CODITECT_OAUTH_LEEWAY_SECONDS",
+        60,
+        "Accepted clock difference with the identity provider (id_token times).",
+        ge=0,
+    )
     http_timeout_seconds: float = 10.0
 
     def client_id(self, provider: str) -> str:
         """The deprecated environment fallback for a provider's client id ("" when unset)."""
         return {GOOGLE: self.google_client_id, GITHUB: self.github_client_id}.get(provider, "")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> OAuthSettings:
-        env = os.environ if env is None else env
-        return cls(
-            google_client_id=env.get("CODITECT_GOOGLE_CLIENT_ID", ""),
-            google_discovery_url=env.get("CODITECT_GOOGLE_DISCOVERY_URL", GOOGLE_DISCOVERY_URL),
-            github_client_id=env.get("CODITECT_GITHUB_CLIENT_ID", ""),
-            github_authorize_url=env.get("CODITECT_GITHUB_AUTHORIZE_URL", GITHUB_AUTHORIZE_URL),
-            github_token_url=env.get("CODITECT_GITHUB_TOKEN_URL", GITHUB_TOKEN_URL),
-            github_api_url=env.get("CODITECT_GITHUB_API_URL", GITHUB_API_URL),
-            app_url=env.get("CODITECT_OAUTH_APP_URL", ""),
-            state_seconds=env_int(env, "CODITECT_OAUTH_STATE_SECONDS", 600),
-            leeway_seconds=env_int(env, "CODITECT_OAUTH_LEEWAY_SECONDS", 60),
-        )

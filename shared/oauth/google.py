@@ -58,7 +58,12 @@ class GoogleProvider:
         with self._lock:
             cached = self._jwks
         age = time.monotonic() - cached[0] if cached else None
-        if cached is None or age >= CACHE_SECONDS or (refetch and age >= JWKS_REFETCH_SECONDS):
+        if (
+            cached is None
+            or age is None
+            or age >= CACHE_SECONDS
+            or (refetch and age >= JWKS_REFETCH_SECONDS)
+        ):
             jwks = self._http.get_json(self.discovery()["jwks_uri"])
             cached = (time.monotonic(), jwks if isinstance(jwks, dict) else {})
             with self._lock:

@@ -13,16 +13,25 @@ written on a bad case.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from shared import accounts
-from shared.accounts import AccountService, SessionTokens
+from shared.accounts.audit import write_audit
+from shared.accounts.identities import link_identity, lookup_identity, verify_email_by_oauth
+from shared.accounts.records import UserRecord
+from shared.accounts.service import AccountService, SessionTokens
+from shared.accounts.users import (
+    create_account_without_password,
+    email_is_verified,
+    get_user,
+    lookup_email,
+    normalize_email,
+)
 from shared.clock import Clock, isoformat
+from shared.digests import sha256_hex
 from shared.errors import BadRequest, NotFound, Unprocessable
 from shared.oauth.common import ClientCredentials, Http, Identity, log
 from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
@@ -76,7 +85,7 @@ class Redirect:
 
 
 def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+    return sha256_hex(value)
 
 
 def _code_key(code_hash: str) -> bytes:
@@ -244,7 +253,7 @@ class OAuthService:
         if not identity.email_verified:
             raise OAuthFailure("email_not_verified", "the provider has not verified the email")
         try:
-            email = accounts.normalize_email(identity.email)
+            email = normalize_email(identity.email)
         except Unprocessable:
             raise OAuthFailure("invalid_email", "the provider's email is not valid") from None
         one_time_code = pysecrets.token_urlsafe(32)
@@ -275,28 +284,28 @@ class OAuthService:
         now = self.clock.now()
         if tr.get(_state_key(state_hash)) is not None:
             return "state_used", "this sign-in was already completed"
-        found = accounts.lookup_identity(tr, identity.provider, identity.subject)
+        found = lookup_identity(tr, identity.provider, identity.subject)
         if found is not None:
             result = "signed_in"
-            if accounts.get_user(tr, found["tenant_id"], found["user_id"]) is None:
+            if get_user(tr, found["tenant_id"], found["user_id"]) is None:
                 return "account_missing", "the linked account no longer exists"
         else:
-            found = accounts.lookup_email(tr, email)
+            found = lookup_email(tr, email)
             if found is not None:
                 result = "linked"
-                user = accounts.get_user(tr, found["tenant_id"], found["user_id"])
+                user = get_user(tr, found["tenant_id"], found["user_id"])
                 if user is None:
                     return "account_missing", "the account with this email no longer exists"
-                if not accounts.email_is_verified(user):
+                if not email_is_verified(user):
                     # Password sign-up proves nothing about the email: whoever set that password
                     # may have registered someone else's address first. The provider has proved
                     # ownership, so the account becomes theirs alone (password and sessions go).
-                    accounts.verify_email_by_oauth(
+                    verify_email_by_oauth(
                         tr, found["tenant_id"], user, now, provider=identity.provider
                     )
             else:
                 result = "signed_up"
-                user = accounts.create_account_without_password(
+                user = create_account_without_password(
                     tr,
                     now,
                     email=email,
@@ -305,7 +314,7 @@ class OAuthService:
                     method=f"oauth:{identity.provider}",
                 )
                 found = {"user_id": user["user_id"], "tenant_id": user["tenant_id"]}
-            accounts.link_identity(
+            link_identity(
                 tr,
                 found["tenant_id"],
                 found["user_id"],
@@ -343,7 +352,7 @@ class OAuthService:
             tr.clear(_code_key(digest) if kind == "code" else _state_key(digest))
 
     # -- POST /api/auth/oauth/exchange -----------------------------------------------------------
-    def exchange(self, code: str) -> tuple[dict[str, Any], SessionTokens, dict[str, str]]:
+    def exchange(self, code: str) -> tuple[UserRecord, SessionTokens, dict[str, str]]:
         code_hash = _hash(code)
 
         def consume(tr: Transaction) -> tuple[str, Any]:
@@ -354,13 +363,13 @@ class OAuthService:
             now = self.clock.now()
             if record["expires_at"] <= now:
                 return "expired", None  # left for the sweep: a bad case writes nothing
-            user = accounts.get_user(tr, record["tenant_id"], record["user_id"])
+            user = get_user(tr, record["tenant_id"], record["user_id"])
             if user is None:
                 return "invalid", None
             tr.clear(_code_key(code_hash))
             tr.clear(_expiry_key(record["expires_at"], "code", code_hash))
             method = f"oauth:{record['provider']}"
-            accounts.write_audit(
+            write_audit(
                 tr,
                 record["tenant_id"],
                 now,
@@ -382,10 +391,3 @@ class OAuthService:
         if outcome != "ok":
             raise BadRequest("the sign-in code is invalid or already used", code="invalid_code")
         return value
-
-
-def oauth_service(services: Any) -> OAuthService:
-    """The process's OAuth service, built once from the environment's settings."""
-    return services.get_or_create(
-        "oauth", lambda: OAuthService.build(services, OAuthSettings.from_env())
-    )

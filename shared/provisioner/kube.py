@@ -16,7 +16,10 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger("coditect.provisioner.kube")
 Obj = dict[str, Any]
@@ -64,13 +67,13 @@ def _error(exc: Any) -> KubeError:
     return KubeError(status, reason, message)
 
 
-def make_api_client(pool_size: int = 64) -> Any:
+def make_api_client(settings: Settings, pool_size: int = 64) -> Any:
     """An ApiClient from ``KUBECONFIG`` (or ~/.kube/config), else the in-cluster config."""
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+    path = settings.kubeconfig or os.path.expanduser("~/.kube/config")
+    if settings.in_cluster_host and not settings.kubeconfig:
         config.load_incluster_config(client_configuration=configuration)
     else:
         config.load_kube_config(config_file=path, client_configuration=configuration)

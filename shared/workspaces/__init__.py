@@ -1,9 +1,6 @@
 """Workspaces: desired state in the store, converged by the provisioner (see docs/workspaces.md).
 
-Billing uses :func:`stop_over_limit` (in its own transaction) and then :func:`publish_reconcile`
-for each id it returns, after the commit.
+Modules: ``model`` (records, keys, indexes), ``service`` (the API's operations, and the
+``stop_over_limit``/``publish_reconcile`` pair billing calls), ``idle`` (the scheduled pass),
+``hours`` (monthly hours), ``config`` (settings). Nothing is re-exported here.
 """
-
-from shared.workspaces.service import publish_reconcile, stop_over_limit
-
-__all__ = ["publish_reconcile", "stop_over_limit"]

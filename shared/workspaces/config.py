@@ -6,13 +6,16 @@ a workspace is built and looked after: images, sizes of the pod per plan, timeou
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, model_validator
+from pydantic.dataclasses import dataclass as settings_dataclass
+
+from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env, split_list
 from shared.plans import CATALOG, Plan
-from shared.settings import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -53,76 +56,149 @@ BLOCKED_EGRESS_CIDRS = (
 )
 
 
-def _cidrs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """A comma-separated list of IPv4 CIDRs, normalised; a bad one fails at start-up."""
-    import ipaddress
-
-    out = []
-    for raw in (env.get(name) or "").split(","):
-        if raw.strip():
-            try:
-                out.append(str(ipaddress.IPv4Network(raw.strip(), strict=False)))
-            except ValueError:
-                raise ValueError(f"{name} must list IPv4 CIDRs, got {raw.strip()!r}") from None
-    return tuple(out)
-
-
 def disk_gb(plan: Plan) -> int:
     """Disk of one workspace: the plan's storage split over its running workspaces."""
     return max(1, plan.limits.storage_gb // max(1, plan.limits.running_workspaces))
 
 
-@dataclass(frozen=True)
-class WorkspaceSettings:
-    # Workspace hosts are https://<workspace slug>.<domain>.
-    domain: str = "workspaces.coditect.dev"
-    url_scheme: str = "https"
-    # Images (pinned tags): Theia on :3000, our sidecar on :8080.
-    theia_image: str = "ghcr.io/eclipse-theia/theia-ide/theia-ide:1.64.1"
-    sidecar_image: str = "ghcr.io/coditect/coditect-sidecar:0.1.0"
-    # Storage class of workspace disks; GKE's default binds on first consumer.
-    storage_class: str = "standard-rwo"
-    # Ingress: class, the namespace its controller runs in (the only allowed ingress source)
-    # and the cert-manager issuer that makes each host's certificate.
-    ingress_class: str = "nginx"
-    ingress_namespace: str = "ingress-nginx"
-    cluster_issuer: str = "letsencrypt"
-    # Extra ranges a workspace may not reach, for a cluster whose pod or service ranges are
-    # publicly routable addresses used privately (GKE "PUPI"); the private ones are always denied.
-    egress_deny_cidrs: tuple[str, ...] = ()
-    # A running workspace without activity for this long is stopped (per plan, else default).
-    idle_seconds: int = 2 * 3600
-    idle_seconds_by_plan: dict[str, int] = field(default_factory=dict)
-    # A workspace running longer than this is stopped whatever its activity; 0 = no limit.
-    max_age_seconds: int = 0
-    # Stopped workspaces are deleted (storage included) after this long; users are told.
-    retention_seconds: int = 30 * 24 * 3600
+def _ipv4_cidrs(raw: Any) -> tuple[str, ...]:
+    """Comma-separated IPv4 CIDRs, normalised; a bad one fails at start-up."""
+    out = []
+    for item in split_list(raw) or ():
+        try:
+            out.append(str(ipaddress.IPv4Network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"not an IPv4 CIDR: {item!r}") from None
+    return tuple(out)
+
+
+Cidrs = Annotated[tuple[str, ...], BeforeValidator(_ipv4_cidrs)]
+IDLE_BY_PLAN_PREFIX = "WORKSPACE_IDLE_SECONDS_"
+
+
+@settings_dataclass(config=SETTINGS_CONFIG)
+class WorkspaceSettings(EnvSettings):
+    domain: str = env(
+        "WORKSPACE_DOMAIN", "workspaces.coditect.dev", "Workspace hosts are <slug>.<domain>."
+    )
+    url_scheme: str = env("WORKSPACE_URL_SCHEME", "https", "Scheme of workspace URLs.")
+    theia_image: str = env(
+        "WORKSPACE_THEIA_IMAGE",
+        "ghcr.io/eclipse-theia/theia-ide/theia-ide:1.64.1",
+        "Theia image (pinned tag), serving on :3000.",
+    )
+    sidecar_image: str = env(
+        "WORKSPACE_SIDECAR_IMAGE",
+        "ghcr.io/coditect/coditect-sidecar:0.1.0",
+        "Sidecar image (pinned tag), serving on :8080.",
+    )
+    storage_class: str = env(
+        "WORKSPACE_STORAGE_CLASS",
+        "standard-rwo",
+        "Storage class of workspace disks (GKE's default binds on first consumer).",
+    )
+    ingress_class: str = env("WORKSPACE_INGRESS_CLASS", "nginx", "Ingress class.")
+    ingress_namespace: str = env(
+        "WORKSPACE_INGRESS_NAMESPACE",
+        "ingress-nginx",
+        "Namespace of the ingress controller: the only allowed ingress source.",
+    )
+    cluster_issuer: str = env(
+        "WORKSPACE_CLUSTER_ISSUER", "letsencrypt", "cert-manager issuer of workspace hosts."
+    )
+    egress_deny_cidrs: Cidrs = env(
+        "WORKSPACE_EGRESS_DENY_CIDRS",
+        (),
+        "Extra IPv4 ranges a workspace may not reach (comma-separated), for clusters whose "
+        "pod or service ranges are public addresses used privately; private ones are always "
+        "denied.",
+    )
+    idle_seconds: int = env(
+        "WORKSPACE_IDLE_SECONDS",
+        2 * 3600,
+        "A running workspace without activity this long is stopped (files kept).",
+        gt=0,
+    )
+    # Per plan, from WORKSPACE_IDLE_SECONDS_<PLAN> (see ENV_PATTERNS).
+    idle_seconds_by_plan: dict[str, int] = dataclasses.field(default_factory=dict)
+    max_age_seconds: int = env(
+        "WORKSPACE_MAX_AGE_SECONDS",
+        0,
+        "A workspace running longer than this is stopped whatever its activity; 0: no limit.",
+        ge=0,
+    )
+    retention_seconds: int = env(
+        "WORKSPACE_RETENTION_SECONDS",
+        30 * 24 * 3600,
+        "Stopped workspaces are deleted, storage included, after this long (users are told).",
+        gt=0,
+    )
     # Heartbeats move last_active at most this often per workspace.
     activity_write_seconds: int = 60
-    # A pod not Ready this long after the start was asked for has failed (FailedScheduling
-    # is tolerated until then so the cluster autoscaler can add a node).
-    start_deadline_seconds: int = 300
-    # One provisioner invocation waits at most this long, then asks Pub/Sub to redeliver.
-    invocation_budget_seconds: float = 480.0
+    start_deadline_seconds: int = env(
+        "WORKSPACE_START_DEADLINE_SECONDS",
+        300,
+        "A pod not Ready this long after the start was asked for has failed.",
+        gt=0,
+    )
+    invocation_budget_seconds: float = env(
+        "PROVISIONER_BUDGET_SECONDS",
+        480.0,
+        "One provisioner invocation waits at most this long, then asks for redelivery.",
+        gt=0,
+    )
     # How often the provisioner re-reads desired state and renews its lease while waiting.
     watch_tick_seconds: float = 1.0
     lease_seconds: int = 60
-    # Delivery attempts of the reconcile subscription (keep equal to its dead-letter policy).
-    max_attempts: int = 5
+    max_attempts: int = env(
+        "PROVISIONER_MAX_ATTEMPTS",
+        5,
+        "Delivery attempts of the reconcile subscription (equal to its dead-letter policy).",
+        gt=0,
+    )
     # Reconcile messages older than this are dropped (a newer one exists by then).
     max_message_age_seconds: int = 3600
     # Repeated FailedMount events before a start is failed.
     failed_mount_limit: int = 3
-    # Idle cleanup: candidates handled per transaction, and the production caller's identity.
+    # Idle cleanup: candidates handled per transaction.
     cleanup_batch: int = 100
-    # Resync: a workspace still converging (pending, provisioning, starting, stopping,
-    # deleting) this long after its last write has its reconcile published again (a publish
-    # lost after the commit, a message dead-lettered); at most this many per pass. Longer
-    # than a start may take (start deadline + one invocation), so a live one is rarely hit.
-    resync_after_seconds: int = 900
-    resync_batch: int = 200
-    scheduler_audience: str = ""
-    scheduler_service_account: str = ""
+    resync_after_seconds: int = env(
+        "WORKSPACE_RESYNC_AFTER_SECONDS",
+        900,
+        "A workspace still converging this long after its last write has its reconcile "
+        "published again (longer than a start may take).",
+        gt=0,
+    )
+    resync_batch: int = env(
+        "WORKSPACE_RESYNC_BATCH", 200, "Most workspaces re-published per resync pass.", gt=0
+    )
+    scheduler_audience: str = env(
+        "IDLE_CLEANUP_AUDIENCE", "", "Audience of Cloud Scheduler's OIDC token (idle cleanup)."
+    )
+    scheduler_service_account: str = env(
+        "IDLE_CLEANUP_INVOKER", "", "Service account Cloud Scheduler calls idle cleanup as."
+    )
+
+    ENV_PATTERNS = (
+        (
+            IDLE_BY_PLAN_PREFIX + "<PLAN>",
+            "",
+            "Idle time for one plan (FREE, STARTER, PRO), else WORKSPACE_IDLE_SECONDS.",
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _idle_by_plan(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "idle_seconds_by_plan" not in data:
+            found = {
+                plan: data[IDLE_BY_PLAN_PREFIX + plan.upper()]
+                for plan in CATALOG
+                if data.get(IDLE_BY_PLAN_PREFIX + plan.upper()) not in (None, "", "0")
+            }
+            if found:
+                data = {**data, "idle_seconds_by_plan": found}
+        return data
 
     def idle_for(self, plan_name: str) -> int:
         return self.idle_seconds_by_plan.get(plan_name, self.idle_seconds)
@@ -130,43 +206,3 @@ class WorkspaceSettings:
     @property
     def min_idle_seconds(self) -> int:
         return min([self.idle_seconds, *self.idle_seconds_by_plan.values()])
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkspaceSettings:
-        env = os.environ if env is None else env
-        by_plan = {
-            name: env_int(env, f"WORKSPACE_IDLE_SECONDS_{name.upper()}", 0) for name in CATALOG
-        }
-        return cls(
-            domain=env.get("WORKSPACE_DOMAIN", cls.domain),
-            url_scheme=env.get("WORKSPACE_URL_SCHEME", cls.url_scheme),
-            theia_image=env.get("WORKSPACE_THEIA_IMAGE", cls.theia_image),
-            sidecar_image=env.get("WORKSPACE_SIDECAR_IMAGE", cls.sidecar_image),
-            storage_class=env.get("WORKSPACE_STORAGE_CLASS", cls.storage_class),
-            ingress_class=env.get("WORKSPACE_INGRESS_CLASS", cls.ingress_class),
-            ingress_namespace=env.get("WORKSPACE_INGRESS_NAMESPACE", cls.ingress_namespace),
-            cluster_issuer=env.get("WORKSPACE_CLUSTER_ISSUER", cls.cluster_issuer),
-            egress_deny_cidrs=_cidrs(env, "WORKSPACE_EGRESS_DENY_CIDRS"),
-            idle_seconds=env_int(env, "WORKSPACE_IDLE_SECONDS", cls.idle_seconds),
-            idle_seconds_by_plan={k: v for k, v in by_plan.items() if v > 0},
-            max_age_seconds=env_int(env, "WORKSPACE_MAX_AGE_SECONDS", cls.max_age_seconds),
-            retention_seconds=env_int(env, "WORKSPACE_RETENTION_SECONDS", cls.retention_seconds),
-            start_deadline_seconds=env_int(
-                env, "WORKSPACE_START_DEADLINE_SECONDS", cls.start_deadline_seconds
-            ),
-            invocation_budget_seconds=env_float(
-                env, "PROVISIONER_BUDGET_SECONDS", cls.invocation_budget_seconds
-            ),
-            max_attempts=env_int(env, "PROVISIONER_MAX_ATTEMPTS", cls.max_attempts),
-            resync_after_seconds=env_int(
-                env, "WORKSPACE_RESYNC_AFTER_SECONDS", cls.resync_after_seconds
-            ),
-            resync_batch=env_int(env, "WORKSPACE_RESYNC_BATCH", cls.resync_batch),
-            scheduler_audience=env.get("IDLE_CLEANUP_AUDIENCE", ""),
-            scheduler_service_account=env.get("IDLE_CLEANUP_INVOKER", ""),
-        )
-
-
-def workspace_settings(services: Any) -> WorkspaceSettings:
-    """This process's workspace settings (tests and the local stack may put their own first)."""
-    return services.get_or_create("workspace_settings", WorkspaceSettings.from_env)

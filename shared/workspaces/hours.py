@@ -19,9 +19,9 @@ run across the turn of the month counts wholly in the new one.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from shared.accounts import get_license, usage_month
+from shared.accounts.licenses import get_license
+from shared.accounts.usage import usage_month
 from shared.clock import isoformat
 from shared.errors import Forbidden
 from shared.plans import Plan, effective_plan
@@ -46,14 +46,14 @@ def allowance_seconds(plan: Plan) -> int:
 
 
 def used_seconds(
-    tr: Transaction, tid: str, uid: str, now: float, mine: list[dict[str, Any]]
+    tr: Transaction, tid: str, uid: str, now: float, mine: list[model.WorkspaceRecord]
 ) -> int:
     """This month's recorded workspace time plus what the running workspaces have used so far."""
     key = TENANTS[tid].key("usage", uid, usage_month(now), METRIC)
     # Snapshot: concurrent atomic adds (a stop elsewhere) must not make this transaction retry.
     recorded = decode_counter(tr.get(key, snapshot=True))
     running = sum(
-        max(0.0, now - ws["running_since"]) for ws in mine if ws.get("running_since") is not None
+        max(0.0, now - since) for ws in mine if (since := ws["running_since"]) is not None
     )
     return recorded + int(running)
 
@@ -64,7 +64,7 @@ def next_month(now: float) -> str:
 
 
 def check_allowance(
-    tr: Transaction, plan: Plan, tid: str, uid: str, now: float, mine: list[dict[str, Any]]
+    tr: Transaction, plan: Plan, tid: str, uid: str, now: float, mine: list[model.WorkspaceRecord]
 ) -> None:
     """Refuse another running workspace when the month's hours are used up."""
     used = used_seconds(tr, tid, uid, now, mine)
@@ -84,7 +84,7 @@ def reschedule(
     uid: str,
     now: float,
     *,
-    mine: list[dict[str, Any]] | None = None,
+    mine: list[model.WorkspaceRecord] | None = None,
     plan: Plan | None = None,
 ) -> float | None:
     """Set (or clear) when the pass next checks this user's hours; in the caller's transaction."""
@@ -110,7 +110,9 @@ def reschedule(
     return check_at
 
 
-def enforce(tr: Transaction, tid: str, uid: str, check_at: int, now: float) -> list[dict[str, Any]]:
+def enforce(
+    tr: Transaction, tid: str, uid: str, check_at: int, now: float
+) -> list[model.WorkspaceRecord]:
     """The pass's step for one due user: stop every running workspace if the hours are used up,
     else set the next check. Returns the workspaces stopped (publish a reconcile for each)."""
     current = model.load(tr.get(schedule_key(tid, uid)))

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.accounts import get_license
+from shared.accounts.licenses import get_license
 from shared.clock import Clock
 from shared.events import EventsPort
 from shared.plans import Plan, effective_plan
@@ -32,6 +32,7 @@ from shared.store import Database, Transaction
 from shared.store.keys import INDEXES
 from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings
+from shared.workspaces.model import WorkspaceRecord
 from shared.workspaces.service import publish_for, publish_reconcile, stop_over_limit
 
 log = logging.getLogger("coditect.idle_cleanup")
@@ -39,7 +40,9 @@ log = logging.getLogger("coditect.idle_cleanup")
 ELIGIBLE_TO_STOP = ("ready", "failed")
 ELIGIBLE_TO_DELETE = ("stopped", "failed")
 
-Decide = Callable[[Transaction, dict[str, Any], float, Callable[[str], Plan]], str | None]
+# A decision: the action taken and the workspace record as it now is (None: left alone).
+Decision = tuple[str, WorkspaceRecord] | None
+Decide = Callable[[Transaction, WorkspaceRecord, float, Callable[[str], Plan]], Decision]
 
 
 class IdleCleanup:
@@ -68,46 +71,59 @@ class IdleCleanup:
 
     # -- decisions (inside the batch transaction) ------------------------------------------------
     def _idle(
-        self, tr: Transaction, ws: dict[str, Any], now: float, plan_of: Callable[[str], Plan]
-    ) -> str | None:
+        self, tr: Transaction, ws: WorkspaceRecord, now: float, plan_of: Callable[[str], Plan]
+    ) -> Decision:
         if ws["desired"] != "running" or ws["status"] not in ELIGIBLE_TO_STOP:
             return None
         limit = self.settings.idle_for(plan_of(ws["tenant_id"]).name)
         base = max(ws.get("last_active") or 0, ws.get("start_requested_at") or ws["created_at"])
         if now - base < limit:
             return None
-        model.set_desired(tr, ws, "stopped", now, reason=f"idle for over {limit // 60} min")
-        return "stopped_idle"
+        return "stopped_idle", model.set_desired(
+            tr, ws, "stopped", now, reason=f"idle for over {limit // 60} min"
+        )
 
     def _too_old(
-        self, tr: Transaction, ws: dict[str, Any], now: float, plan_of: Callable[[str], Plan]
-    ) -> str | None:
+        self, tr: Transaction, ws: WorkspaceRecord, now: float, plan_of: Callable[[str], Plan]
+    ) -> Decision:
         if ws["desired"] != "running" or ws["status"] not in ELIGIBLE_TO_STOP:
             return None
         started = ws.get("start_requested_at") or ws["created_at"]
         if now - started < self.settings.max_age_seconds:
             return None
         hours = self.settings.max_age_seconds / 3600
-        model.set_desired(tr, ws, "stopped", now, reason=f"running for over {hours:g} h")
-        return "stopped_max_age"
+        return "stopped_max_age", model.set_desired(
+            tr, ws, "stopped", now, reason=f"running for over {hours:g} h"
+        )
 
     def _expired(
-        self, tr: Transaction, ws: dict[str, Any], now: float, plan_of: Callable[[str], Plan]
-    ) -> str | None:
+        self, tr: Transaction, ws: WorkspaceRecord, now: float, plan_of: Callable[[str], Plan]
+    ) -> Decision:
         if ws["desired"] != "stopped" or ws["status"] not in ELIGIBLE_TO_DELETE:
             return None
         if now - (ws.get("stopped_at") or now) < self.settings.retention_seconds:
             return None
         days = self.settings.retention_seconds / 86400
-        model.set_desired(tr, ws, "deleted", now, reason=f"stopped for over {days:g} days")
-        return "deleted_retention"
+        return "deleted_retention", model.set_desired(
+            tr, ws, "deleted", now, reason=f"stopped for over {days:g} days"
+        )
 
     # -- the sweep -------------------------------------------------------------------------------
     def _sweep(
         self, index: str, cutoff: float, decide: Decide, now: float, stats: Counter[str]
     ) -> None:
+        for rows in self._pages(index, cutoff):
+            candidates = [INDEXES.unpack(key)[2:] for key, _ in rows]
+            stats["candidates"] += len(candidates)
+            changed = self.db.transact(self._apply, candidates, decide, now)
+            for action, ws in changed:
+                stats[action] += 1
+                publish_for(self.events, ws, action, ws["generation"])
+
+    def _pages(self, index: str, until: float) -> Iterator[list[tuple[bytes, bytes]]]:
+        """Entries of ``index`` stamped at or before ``until``, a batch per transaction."""
         begin, _ = INDEXES.range(index)
-        end = INDEXES.key(index, int(cutoff) + 1)  # every entry stamped at or before the cut-off
+        end = INDEXES.key(index, int(until) + 1)
         while begin < end:
             rows = self.db.transact(
                 lambda tr, b=begin: tr.get_range(
@@ -116,15 +132,10 @@ class IdleCleanup:
             )
             if not rows:
                 return
-            candidates = [INDEXES.unpack(key)[2:] for key, _ in rows]
-            stats["candidates"] += len(candidates)
-            changed = self.db.transact(self._apply, candidates, decide, now)
-            for action, ws in changed:
-                stats[action] += 1
-                publish_for(self.events, ws, action, ws["generation"] + 1)
+            yield rows
             begin = rows[-1][0] + b"\x00"
 
-    def _publish_stops(self, stopped: list[dict[str, Any]], reason: str) -> None:
+    def _publish_stops(self, stopped: list[WorkspaceRecord], reason: str) -> None:
         for ws in stopped:
             publish_for(self.events, ws, reason, ws["generation"])
 
@@ -153,7 +164,7 @@ class IdleCleanup:
     @staticmethod
     def _pick_lagging(
         tr: Transaction, candidates: list[tuple[str, str, str]], cutoff: float, now: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[WorkspaceRecord]:
         picked = []
         for tid, uid, wid in candidates:
             ws = model.get(tr, tid, uid, wid)
@@ -161,33 +172,23 @@ class IdleCleanup:
                 continue
             if (ws.get("updated_at") or ws["created_at"]) > cutoff:
                 continue  # written since the entry was read: no longer lagging
-            new = dict(ws, resyncs=ws.get("resyncs", 0) + 1)
+            new: WorkspaceRecord = {**ws, "resyncs": ws.get("resyncs", 0) + 1}
             model.save(tr, new, ws, now)
             picked.append(new)
         return picked
 
     # -- monthly workspace hours -------------------------------------------------------------------
     def _hours(self, now: float, stats: Counter[str]) -> None:
-        begin, _ = INDEXES.range(hours.INDEX)
-        end = INDEXES.key(hours.INDEX, int(now) + 1)
-        while True:
-            rows = self.db.transact(
-                lambda tr, b=begin: tr.get_range(
-                    b, end, limit=self.settings.cleanup_batch, snapshot=True
-                )
-            )
-            if not rows:
-                return
+        for rows in self._pages(hours.INDEX, now):
             due = [INDEXES.unpack(key)[1:] for key, _ in rows]
             stats["hours_checked"] += len(due)
 
-            def enforce_all(tr: Transaction, due: list[Any] = due) -> list[dict[str, Any]]:
+            def enforce_all(tr: Transaction, due: list[Any] = due) -> list[WorkspaceRecord]:
                 return [ws for at, tid, uid in due for ws in hours.enforce(tr, tid, uid, at, now)]
 
             stopped = self.db.transact(enforce_all)
             stats["stopped_hours"] += len(stopped)
             self._publish_stops(stopped, "hours_used_up")
-            begin = rows[-1][0] + b"\x00"
 
     # -- grace periods that ended ------------------------------------------------------------------
     def _grace(self, now: float, stats: Counter[str]) -> None:
@@ -203,7 +204,7 @@ class IdleCleanup:
 
     def _apply(
         self, tr: Transaction, candidates: list[tuple[str, str, str]], decide: Decide, now: float
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> list[tuple[str, WorkspaceRecord]]:
         plans: dict[str, Plan] = {}
 
         def plan_of(tid: str) -> Plan:
@@ -216,7 +217,7 @@ class IdleCleanup:
             ws = model.get(tr, tid, uid, wid)
             if ws is None:
                 continue
-            action = decide(tr, ws, now, plan_of)
-            if action:
-                changed.append((action, ws))
+            decided = decide(tr, ws, now, plan_of)
+            if decided:
+                changed.append(decided)
         return changed

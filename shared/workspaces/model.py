@@ -22,12 +22,12 @@ the record alone (:func:`index_keys`), and :func:`save` rewrites them in the sam
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
-from shared.accounts import add_usage
+from shared.accounts.usage import add_usage
 from shared.clock import isoformat
 from shared.store import Transaction
+from shared.store.codec import dump, load
 from shared.store.keys import INDEXES, TENANTS
 
 DESIRED = ("running", "stopped", "deleted")
@@ -50,12 +50,35 @@ PROGRESS_LIMIT = 60
 MESSAGE_LIMIT = 500
 
 
-def dump(record: Any) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode()
+class WorkspaceRecord(TypedDict):
+    """``t/<tid>/workspace/<uid>/<wid>``: desired state (API) and observed state (provisioner)."""
+
+    workspace_id: str
+    tenant_id: str
+    user_id: str
+    name: str
+    desired: str  # one of DESIRED
+    generation: int  # bumped by every change of desired state
+    observed_generation: int  # the generation the provisioner last converged
+    status: str  # one of STATUSES
+    reason: str | None  # why it failed or was stopped
+    plan: str
+    disk_gb: int
+    created_at: float
+    start_requested_at: float | None
+    running_since: float | None
+    stopped_at: float | None
+    last_active: float | None
+    url: str | None
+    activity_hash: str  # SHA-256 of the sidecar's activity credential
+    updated_at: NotRequired[float]
+    resyncs: NotRequired[int]
+    claimed_at: NotRequired[float]
 
 
-def load(raw: bytes | None) -> Any:
-    return json.loads(raw) if raw is not None else None
+class Owner(TypedDict):
+    tenant_id: str
+    user_id: str
 
 
 # -- keys ----------------------------------------------------------------------------------------
@@ -87,7 +110,7 @@ def owner_key(wid: str) -> bytes:
     return INDEXES.key("workspace", wid)
 
 
-def index_keys(ws: dict[str, Any] | None) -> list[bytes]:
+def index_keys(ws: WorkspaceRecord | None) -> list[bytes]:
     """The global index entries a record should have, derived from the record alone."""
     if ws is None:
         return []
@@ -101,7 +124,7 @@ def index_keys(ws: dict[str, Any] | None) -> list[bytes]:
             INDEXES.key("ws_started", int(started), *ids),
         ]
     elif ws["desired"] == "stopped" and ws.get("stopped_at"):
-        keys.append(INDEXES.key("ws_stopped", int(ws["stopped_at"]), *ids))
+        keys.append(INDEXES.key("ws_stopped", int(ws["stopped_at"] or 0), *ids))
     if ws["status"] in CONVERGING:
         # Written with the status: a publish lost after the commit still leaves this behind.
         changed = ws.get("updated_at") or ws["created_at"]
@@ -110,25 +133,27 @@ def index_keys(ws: dict[str, Any] | None) -> list[bytes]:
 
 
 # -- reads ---------------------------------------------------------------------------------------
-def get(tr: Transaction, tid: str, uid: str, wid: str, *, snapshot: bool = False) -> Any:
+def get(
+    tr: Transaction, tid: str, uid: str, wid: str, *, snapshot: bool = False
+) -> WorkspaceRecord | None:
     return load(tr.get(record_key(tid, uid, wid), snapshot=snapshot))
 
 
-def owner(tr: Transaction, wid: str) -> dict[str, str] | None:
+def owner(tr: Transaction, wid: str) -> Owner | None:
     return load(tr.get(owner_key(wid)))
 
 
-def list_for_user(tr: Transaction, tid: str, uid: str) -> list[dict[str, Any]]:
+def list_for_user(tr: Transaction, tid: str, uid: str) -> list[WorkspaceRecord]:
     begin, end = user_range(tid, uid)
     return [load(v) for _, v in tr.get_range(begin, end)]
 
 
-def counts_as_running(ws: dict[str, Any]) -> bool:
+def counts_as_running(ws: WorkspaceRecord) -> bool:
     # A failed start holds no compute, so it does not take one of the plan's running slots.
     return ws["desired"] == "running" and ws["status"] != "failed"
 
 
-def holds_storage(ws: dict[str, Any]) -> bool:
+def holds_storage(ws: WorkspaceRecord) -> bool:
     return ws["desired"] != "deleted"
 
 
@@ -137,7 +162,7 @@ def get_progress(tr: Transaction, tid: str, uid: str, wid: str) -> list[dict[str
 
 
 # -- writes --------------------------------------------------------------------------------------
-def save(tr: Transaction, ws: dict[str, Any], old: dict[str, Any] | None, now: float) -> None:
+def save(tr: Transaction, ws: WorkspaceRecord, old: WorkspaceRecord | None, now: float) -> None:
     """Write the record and move its index entries, in the caller's transaction."""
     ws["updated_at"] = now
     old_keys, new_keys = set(index_keys(old)), set(index_keys(ws))
@@ -150,7 +175,7 @@ def save(tr: Transaction, ws: dict[str, Any], old: dict[str, Any] | None, now: f
 
 def add_progress(
     tr: Transaction,
-    ws: dict[str, Any],
+    ws: WorkspaceRecord,
     now: float,
     messages: list[str],
     *,
@@ -162,7 +187,7 @@ def add_progress(
     tr.set(key, dump(items[-PROGRESS_LIMIT:]))
 
 
-def end_running(tr: Transaction, ws: dict[str, Any], now: float) -> None:
+def end_running(tr: Transaction, ws: WorkspaceRecord, now: float) -> None:
     """Add the time since the workspace became ready to the owner's usage, once."""
     since = ws.get("running_since")
     if since is not None:
@@ -177,17 +202,17 @@ IN_PROGRESS = {"running": "starting", "stopped": "stopping", "deleted": "deletin
 
 def set_desired(
     tr: Transaction,
-    ws: dict[str, Any],
+    ws: WorkspaceRecord,
     desired: str,
     now: float,
     *,
     reason: str,
-) -> dict[str, Any]:
+) -> WorkspaceRecord:
     """Change the desired state (bumping the generation the provisioner converges to)."""
     if desired not in DESIRED:
         raise ValueError(f"unknown desired state {desired!r}")
-    old = dict(ws)
-    new = dict(ws)
+    old = ws.copy()
+    new = ws.copy()
     if desired != "running":
         end_running(tr, new, now)
     new["desired"] = desired
@@ -217,7 +242,7 @@ def desired_verb(desired: str) -> str:
 
 
 def public(
-    ws: dict[str, Any], progress: list[dict[str, str]], retention_seconds: int
+    ws: WorkspaceRecord, progress: list[dict[str, str]], retention_seconds: int
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "workspace_id": ws["workspace_id"],
@@ -226,13 +251,13 @@ def public(
         "desired_state": ws["desired"],
         "url": ws.get("url") if ws["status"] == "ready" else None,
         "created_at": isoformat(ws["created_at"]),
-        "last_active": isoformat(ws["last_active"]) if ws.get("last_active") else None,
+        "last_active": isoformat(ws["last_active"]) if ws["last_active"] else None,
         "disk_gb": ws["disk_gb"],
         "progress": progress,
     }
     if ws.get("reason"):
         body["reason"] = ws["reason"]
-    if ws["desired"] == "stopped" and ws.get("stopped_at"):
+    if ws["desired"] == "stopped" and ws["stopped_at"]:
         # Principle 2: storage of a stopped workspace goes only after a period the user is told.
         body["delete_after"] = isoformat(ws["stopped_at"] + retention_seconds)
     return body

@@ -8,7 +8,6 @@ that was lost). Another user's workspace id is "not found" for every verb: recor
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -18,15 +17,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.accounts import get_license, get_user, write_audit
+from shared.accounts.audit import write_audit
+from shared.accounts.licenses import get_license
+from shared.accounts.users import get_user
 from shared.clock import Clock
+from shared.digests import sha256_hex
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from shared.events import RECONCILE_TOPIC, EventsPort
+from shared.ids import new_id
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
-from shared.web import new_id
+from shared.tokens import Claims
 from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings, disk_gb
+from shared.workspaces.model import WorkspaceRecord
 
 log = logging.getLogger("coditect.workspaces")
 
@@ -66,7 +70,7 @@ class Activity(BaseModel):
 
 
 def hash_credential(credential: str) -> str:
-    return hashlib.sha256(credential.encode()).hexdigest()
+    return sha256_hex(credential)
 
 
 def publish_reconcile(
@@ -87,7 +91,7 @@ def publish_reconcile(
     return events.publish(RECONCILE_TOPIC, data, {"workspace_id": workspace_id})
 
 
-def publish_for(events: EventsPort, ws: dict[str, Any], reason: str, generation: int) -> str:
+def publish_for(events: EventsPort, ws: WorkspaceRecord, reason: str, generation: int) -> str:
     """``publish_reconcile`` for a workspace record, naming the generation to converge to."""
     return publish_reconcile(
         events,
@@ -138,23 +142,23 @@ class WorkspaceService:
         self.settings = settings
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _public(self, tr: Transaction, ws: dict[str, Any]) -> dict[str, Any]:
+    def _public(self, tr: Transaction, ws: WorkspaceRecord) -> dict[str, Any]:
         progress = model.get_progress(tr, ws["tenant_id"], ws["user_id"], ws["workspace_id"])
         return model.public(ws, progress, self.settings.retention_seconds)
 
     @staticmethod
-    def _owned(tr: Transaction, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def _owned(tr: Transaction, claims: Claims, wid: str) -> WorkspaceRecord:
         ws = model.get(tr, claims["tid"], claims["sub"], wid)
         if ws is None:
             raise NotFound("no such workspace", code="workspace_not_found")
         return ws
 
-    def _publish(self, ws: dict[str, Any], reason: str) -> None:
+    def _publish(self, ws: WorkspaceRecord, reason: str) -> None:
         publish_for(self.events, ws, reason, ws["generation"])
 
     @staticmethod
     def _check_running_limit(
-        tr: Transaction, claims: dict[str, Any], now: float, exclude: str | None = None
+        tr: Transaction, claims: Claims, now: float, exclude: str | None = None
     ) -> Any:
         plan = effective_plan(get_license(tr, claims["tid"]), now)
         mine = model.list_for_user(tr, claims["tid"], claims["sub"])
@@ -171,12 +175,12 @@ class WorkspaceService:
         return plan, mine
 
     # -- verbs -----------------------------------------------------------------------------------
-    def create(self, claims: dict[str, Any], body: CreateWorkspace) -> dict[str, Any]:
+    def create(self, claims: Claims, body: CreateWorkspace) -> dict[str, Any]:
         tid, uid = claims["tid"], claims["sub"]
         wid = new_id()
         credential = pysecrets.token_urlsafe(32)
 
-        def write(tr: Transaction) -> tuple[dict[str, Any], dict[str, Any]]:
+        def write(tr: Transaction) -> tuple[WorkspaceRecord, dict[str, Any]]:
             now = self.clock.now()
             if get_user(tr, tid, uid) is None:
                 raise Unauthorized("account no longer exists", code="invalid_token")
@@ -193,7 +197,7 @@ class WorkspaceService:
                     f"storage and {used} GB is in use; delete a workspace or upgrade",
                     code="plan_limit",
                 )
-            ws = {
+            ws: WorkspaceRecord = {
                 "workspace_id": wid,
                 "tenant_id": tid,
                 "user_id": uid,
@@ -226,7 +230,7 @@ class WorkspaceService:
         self._publish(ws, "create")
         return view
 
-    def list(self, claims: dict[str, Any]) -> list[dict[str, Any]]:
+    def list(self, claims: Claims) -> list[dict[str, Any]]:
         def read(tr: Transaction) -> list[dict[str, Any]]:
             mine = model.list_for_user(tr, claims["tid"], claims["sub"])
             live = [ws for ws in mine if ws["status"] != "deleted"]
@@ -235,11 +239,11 @@ class WorkspaceService:
 
         return self.db.transact(read)
 
-    def get(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def get(self, claims: Claims, wid: str) -> dict[str, Any]:
         return self.db.transact(lambda tr: self._public(tr, self._owned(tr, claims, wid)))
 
-    def _change(self, claims: dict[str, Any], wid: str, desired: str) -> dict[str, Any]:
-        def write(tr: Transaction) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _change(self, claims: Claims, wid: str, desired: str) -> dict[str, Any]:
+        def write(tr: Transaction) -> tuple[WorkspaceRecord, dict[str, Any]]:
             now = self.clock.now()
             ws = self._owned(tr, claims, wid)
             if ws["desired"] == "deleted" and desired != "deleted":
@@ -265,18 +269,18 @@ class WorkspaceService:
             self._publish(ws, model.desired_verb(desired))
         return view
 
-    def stop(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def stop(self, claims: Claims, wid: str) -> dict[str, Any]:
         return self._change(claims, wid, "stopped")
 
-    def start(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def start(self, claims: Claims, wid: str) -> dict[str, Any]:
         return self._change(claims, wid, "running")
 
-    def delete(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def delete(self, claims: Claims, wid: str) -> dict[str, Any]:
         return self._change(claims, wid, "deleted")
 
     def _ready_token(
-        self, claims: dict[str, Any], wid: str, typ: str, ttl: int
-    ) -> tuple[dict[str, Any], str]:
+        self, claims: Claims, wid: str, typ: str, ttl: int
+    ) -> tuple[WorkspaceRecord, str]:
         """The caller's ready workspace and a token of ``typ`` for its host only."""
         ws = self.db.transact(lambda tr: self._owned(tr, claims, wid))
         if ws["status"] != "ready" or not ws.get("url"):
@@ -288,12 +292,12 @@ class WorkspaceService:
         )
         return ws, token
 
-    def launch(self, claims: dict[str, Any], wid: str) -> str:
+    def launch(self, claims: Claims, wid: str) -> str:
         ws, token = self._ready_token(claims, wid, "launch", LAUNCH_TOKEN_SECONDS)
         # Principle 4: the one hop where a token travels in a URL; it lives 60 s, used once.
-        return f"{ws['url'].rstrip('/')}/__coditect/launch?token={token}"
+        return f"{(ws['url'] or '').rstrip('/')}/__coditect/launch?token={token}"
 
-    def workspace_token(self, claims: dict[str, Any], wid: str) -> dict[str, Any]:
+    def workspace_token(self, claims: Claims, wid: str) -> dict[str, Any]:
         """A short-lived Bearer token for this workspace's host only (CLI and API clients).
 
         Its audience is the workspace, so the sidecar accepts it and nothing else does; the
@@ -331,7 +335,7 @@ class WorkspaceService:
             # Never backwards, and at most one write a minute per workspace.
             if stamp < previous + self.settings.activity_write_seconds:
                 return
-            new = dict(ws, last_active=stamp)
+            new: WorkspaceRecord = {**ws, "last_active": stamp}
             model.save(tr, new, ws, now)
 
         self.db.transact(write)

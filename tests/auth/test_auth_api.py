@@ -200,7 +200,8 @@ def test_login_throttle_after_ten_failures_in_fifteen_minutes(api, clock):
 
 
 def test_throttle_is_counted_in_the_store_not_in_memory(api, services, settings, clock):
-    from shared.accounts import AccountService, LoginRequest
+    from shared.accounts.requests import LoginRequest
+    from shared.accounts.service import AccountService
     from shared.errors import TooManyRequests, Unauthorized
 
     register(api, email="mallory@example.com")
@@ -416,7 +417,7 @@ def test_every_http_function_answers_healthz(services):
 def test_log_lines_of_a_request_carry_trace_and_request_ids(api, capsys):
     from shared import logs
 
-    logs.configure("test")
+    logs.configure("test", project="coditect-prod")  # as services() does from settings
     api.post(
         "/api/auth/login",
         json={"email": "x@example.com", "password": "y" * 12},
@@ -428,8 +429,11 @@ def test_log_lines_of_a_request_carry_trace_and_request_ids(api, capsys):
     assert lines, "a failed login writes a log line"
     assert all(line.get("request_id") for line in lines)
     assert all(line.get("severity") and line.get("message") for line in lines)
-    assert any(line.get("logging.googleapis.com/trace", "").endswith("abc123") for line in lines)
+    # The full resource name: Cloud Logging links each line to its trace.
+    traces = {line.get("logging.googleapis.com/trace") for line in lines}
+    assert traces == {"projects/coditect-prod/traces/abc123"}
     assert all(line.get("function") == "auth" for line in lines)
+    logs.configure("test")
 
 
 def test_deeply_nested_json_is_400_not_500(api, services):
@@ -515,3 +519,58 @@ def test_unknown_kids_do_not_reload_the_keys_every_time(services, clock):
         with pytest.raises(Unauthorized):
             tokens.verify(made_up, aud="coditect-api", typ="access")
     assert counting.reads == reads + 1  # one look again, then at most every 30 s
+
+
+def test_a_slow_key_fetch_does_not_stall_verification(services, clock):
+    """A kid the instance does not know makes it read Secret Manager again; while that read
+    hangs, tokens signed with the keys it knows still verify at once (the keyring's lock is
+    not held across the fetch)."""
+    import threading
+
+    from shared.errors import Unauthorized
+    from shared.tokens import Keyring, TokenService
+
+    release = threading.Event()
+
+    class SlowSecrets:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def versions(self, name, limit=2, *, fresh=False):
+            if fresh:
+                release.wait(10)  # Secret Manager taking its time
+            return self.inner.versions(name, limit, fresh=fresh)
+
+        def add_version(self, name, value):
+            self.inner.add_version(name, value)
+
+    tokens = TokenService(
+        Keyring(
+            SlowSecrets(services.secrets),
+            services.settings.signing_key_secret,
+            generate_if_missing=True,
+        ),
+        clock,
+        services.settings.issuer,
+    )
+    good, _ = tokens.issue(typ="access", sub="u", tid="t", aud="coditect-api", ttl=60)
+    _head, payload, signature = good.split(".")
+    made_up = f"{_b64({'alg': 'ES256', 'kid': 'made-up'})}.{payload}.{signature}"
+    stalled = threading.Thread(
+        target=lambda: pytest.raises(
+            Unauthorized, tokens.verify, made_up, aud="coditect-api", typ="access"
+        ),
+    )
+    stalled.start()
+    try:
+        deadline = threading.Event()
+        deadline.wait(0.2)  # the unknown kid's reload is now waiting on the secret
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (tokens.verify(good, aud="coditect-api", typ="access"), done.set())
+        )
+        worker.start()
+        assert done.wait(2), "verification waited for the key fetch"
+    finally:
+        release.set()
+        stalled.join(10)

@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from shared.accounts import EMAIL_TOKEN_SECONDS, RESEND_LIMIT, RESEND_WINDOW_SECONDS
+from shared.accounts.email_verification import (
+    EMAIL_TOKEN_SECONDS,
+    RESEND_LIMIT,
+    RESEND_WINDOW_SECONDS,
+)
 from shared.logs import CloudLoggingFormatter
 from shared.mail import MailSettings, SmtpMail
 from shared.store.keys import INDEXES, TENANTS
@@ -222,7 +226,7 @@ def test_resend_needs_a_session_and_is_a_no_op_once_verified(api, services):
 def test_a_failed_mail_does_not_fail_sign_up_and_resend_says_so(api, services, caplog):
     # A real SMTP adapter pointed at a port nobody listens on: the connection is refused.
     dead = MailSettings(backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port())
-    services.extras["mail"] = SmtpMail(dead, services.secrets)
+    services.use(mail=SmtpMail(dead, services.secrets))
     caplog.set_level(logging.DEBUG)
     body = register(api)
     assert body["user"]["email_verified"] is False
@@ -235,7 +239,7 @@ def test_a_failed_mail_does_not_fail_sign_up_and_resend_says_so(api, services, c
     # once mail works again, a resend delivers a link that verifies
     from shared.mail import LocalOutbox, outbox_directory
 
-    services.extras["mail"] = LocalOutbox(outbox_directory(services.settings.data_dir))
+    services.use(mail=LocalOutbox(outbox_directory(services.settings.data_dir)))
     assert resend(api, body).status_code == 204
     assert verify(api, body, only_mail_to(services, "ada@example.com")).status_code == 200
 
@@ -254,9 +258,11 @@ def test_no_token_or_link_reaches_the_logs(api, services, caplog, clock):
     third = link_of(outbox(services)[-1])[1]
     assert verify(api, session.get_json(), third).status_code == 200
     # and a failed send logs without the token too
-    services.extras["mail"] = SmtpMail(
-        MailSettings(backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port()),
-        services.secrets,
+    services.use(
+        mail=SmtpMail(
+            MailSettings(backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port()),
+            services.secrets,
+        )
     )
     register(api, "grace@example.com", PASSWORD)
 
@@ -273,19 +279,17 @@ def test_no_token_or_link_reaches_the_logs(api, services, caplog, clock):
 
 @pytest.mark.parametrize("backend", ["", "local"])
 def test_the_local_outbox_is_the_default(backend, monkeypatch, services):
-    from shared.mail import LocalOutbox, mail_port
+    from shared.mail import LocalOutbox
 
-    monkeypatch.setenv("CODITECT_MAIL", backend)
-    port = mail_port(services)
+    services.replace_settings(mail=MailSettings.from_env({"CODITECT_MAIL": backend}))
+    port = services.mail
     assert isinstance(port, LocalOutbox)
     assert port.directory.startswith(services.settings.data_dir)
 
 
-def test_misconfigured_mail_does_not_fail_sign_up(api, services, monkeypatch, caplog):
-    monkeypatch.setenv("CODITECT_MAIL", "smtp")  # and no CODITECT_SMTP_HOST
-    body = register(api)
-    assert pending(services, body) is not None
-    assert any("misconfigured" in r.getMessage() for r in caplog.records)
-    failed = resend(api, body)
-    assert (failed.status_code, error_code(failed)) == (503, "mail_unavailable")
-    assert outbox(services) == []
+def test_misconfigured_mail_fails_at_start_up_with_the_variables_name():
+    from shared.envconfig import SettingsError
+    from shared.settings import Settings
+
+    with pytest.raises(SettingsError, match="CODITECT_SMTP_HOST"):
+        Settings.from_env({"CODITECT_MAIL": "smtp"})  # and no CODITECT_SMTP_HOST

@@ -18,8 +18,8 @@ import pytest
 import stripe
 
 from devstack.billing import LocalStripe, seed_plans
-from shared.billing import build_billing_service
 from shared.billing.settings import BillingSettings
+from shared.billing.wiring import build_billing_service
 from shared.secret_names import STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET
 
 API_KEY = "sk_test_billing_tests_0123456789"
@@ -75,7 +75,7 @@ def billing(services: Any, billing_settings: BillingSettings) -> Any:
     services.secrets.add_version(STRIPE_API_KEY, API_KEY.encode())
     services.secrets.add_version(STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET.encode())
     service = build_billing_service(services, billing_settings)
-    services.extras["billing"] = service
+    services.use(billing=service)
     return service
 
 

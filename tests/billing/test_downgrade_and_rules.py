@@ -7,7 +7,7 @@ import json
 import threading
 from typing import Any
 
-from shared.accounts import get_license
+from shared.accounts.licenses import get_license
 from shared.billing.licensing import decide
 from shared.events import RECONCILE_TOPIC, decode_event
 from shared.store.keys import TENANTS

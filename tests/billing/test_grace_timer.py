@@ -146,7 +146,7 @@ def test_recovery_within_grace_removes_the_deadline(
 
 def test_a_stale_entry_is_cleared_without_stopping_anything(services, clock, events):
     """An entry whose license moved on (overlapping writers, a lost clear) is only removed."""
-    from shared.accounts import write_license
+    from shared.accounts.licenses import write_license
     from shared.billing.grace import grace_key
 
     tid = "t-stale"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from shared.accounts import get_license
-from shared.billing import build_billing_service
-from shared.billing.settings import BillingSettings
+from shared.accounts.licenses import get_license
+from shared.billing.wiring import build_billing_service
 from shared.store.keys import INDEXES, TENANTS
 from tests.billing.conftest import API_KEY, WEBHOOK_SECRET, post_event, subscription_event
 from tests.conftest import bearer, register
@@ -93,8 +93,10 @@ def test_stripe_unreachable_at_signup_leaves_a_free_account_and_a_retryable_answ
     api, services, billing_settings, localstripe
 ):
     services.secrets.add_version("stripe-api-key", API_KEY.encode())
-    services.extras["billing"] = build_billing_service(
-        services, BillingSettings(**{**billing_settings.__dict__, "api_base": "http://127.0.0.1:9"})
+    services.use(
+        billing=build_billing_service(
+            services, dataclasses.replace(billing_settings, api_base="http://127.0.0.1:9")
+        )
     )
     body = register(api, "down@example.com", plan="pro", payment_method_id="pm_card_visa")
     answer = body["subscription"]
@@ -108,7 +110,7 @@ def test_stripe_unreachable_at_signup_leaves_a_free_account_and_a_retryable_answ
 def test_free_signup_never_calls_stripe(api, services):
     body = register(api, "free@example.com")
     assert body["subscription"] is None
-    assert "billing" not in services.extras
+    assert not services.is_built("billing")
 
 
 # -- Checkout -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from shared.accounts import get_license
+from shared.accounts.licenses import get_license
 from shared.store.keys import PROCESSED, TENANTS
 from tests.billing.conftest import (
     YEARLY_STARTER,
@@ -402,3 +402,37 @@ def test_a_rotated_webhook_secret_accepts_the_newest_two_versions_only(
     oldest = post_event(api, event, secret=WEBHOOK_SECRET)  # three versions back: retired
     assert oldest.status_code == 400
     assert oldest.get_json()["error"]["code"] == "invalid_signature"
+
+
+def test_a_price_outside_the_catalog_buys_nothing_whatever_its_metadata_says(
+    api, billing, services, localstripe
+):
+    """Metadata can be edited in the dashboard: a subscription to a price the catalog does not
+    know is not a paid plan even when its metadata names one."""
+    client = localstripe.client
+    body, sub_id = paid_user(api, "rogue@example.com")
+    tenant_id = body["user"]["tenant_id"]
+    sub = client.v1.subscriptions.retrieve(sub_id)
+    product = client.v1.products.create(params={"name": "Somebody's own price"})
+    client.v1.plans.create(
+        params={
+            "id": "cheap-pro",
+            "product": product.id,
+            "amount": 1,
+            "currency": "usd",
+            "interval": "month",
+        }
+    )
+    item = sub["items"]["data"][0]["id"]
+    client.v1.subscriptions.update(
+        sub_id,
+        params={"items": [{"id": item, "plan": "cheap-pro"}]},
+    )
+    changed = client.v1.subscriptions.retrieve(sub_id)
+    assert changed.metadata["plan"] == "starter"  # written at sign-up; still says a paid plan
+    response = post_event(api, subscription_event("customer.subscription.updated", changed))
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "unknown_price"
+    license_record = services.db.transact(lambda tr: get_license(tr, tenant_id))
+    assert license_record["plan"] == "free"  # the sign-up's webhook never came: still free
+    assert me(api, body)["plan"] == "free"

@@ -8,7 +8,6 @@ followed through ``shared/`` (lazy imports inside functions included).
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 from functools import cache
 from pathlib import Path
@@ -122,12 +121,12 @@ OAUTH_SECRETS = (
 SECRET_READERS: dict[str, tuple[str, ...]] = {
     # Services.tokens builds the Keyring over settings.signing_key_secret; accounts use tokens.
     "shared/settings.py": (secret_names.SIGNING_KEY,),
-    "shared/billing/__init__.py": (
+    "shared/billing/wiring.py": (
         secret_names.STRIPE_API_KEY,
         secret_names.STRIPE_WEBHOOK_SECRET,
     ),
     "shared/oauth/service.py": OAUTH_SECRETS,
-    # SmtpMail logs in with it; mail_port() builds SmtpMail when CODITECT_MAIL=smtp.
+    # SmtpMail logs in with it; Services.mail builds SmtpMail when CODITECT_MAIL=smtp.
     "shared/mail.py": (secret_names.SMTP_PASSWORD,),
 }
 
@@ -137,15 +136,19 @@ def secrets_needed(modules: dict[str, Path]) -> set[str]:
     needed: set[str] = set()
     if any(uses_service(p, {"tokens", "accounts"}) for p in paths):
         needed.add(secret_names.SIGNING_KEY)
-    if any(calls(p, "billing_service") for p in paths):
+    if any(uses_service(p, {"billing"}) for p in paths):
         needed.add(secret_names.STRIPE_API_KEY)  # the Stripe client's key
     if any(calls(p, "handle_webhook") for p in paths):
         needed.add(secret_names.STRIPE_WEBHOOK_SECRET)  # verifying Stripe-Signature
-    if any(calls(p, "oauth_service") for p in paths):
+    if any(uses_service(p, {"oauth"}) for p in paths):
         needed |= set(OAUTH_SECRETS)
-    if any(calls(p, "mail_port") for p in paths):
+    if any(uses_service(p, {"mail"}) for p in paths):
         needed.add(secret_names.SMTP_PASSWORD)  # the SMTP login
     return needed
+
+
+# The areas built over the workspace settings (they need WORKSPACE_* set in production).
+WORKSPACE_AREAS = {"workspaces", "reconciler", "idle_cleanup", "scheduler_auth"}
 
 
 def entry_file(function: str) -> Path:
@@ -266,47 +269,17 @@ def test_each_function_is_granted_exactly_the_secrets_its_code_reads(declared: d
 # --- environment ---------------------------------------------------------------------------
 
 
-class Recorder(dict):
-    """An empty environment that remembers every name asked of it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: set[str] = set()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.asked.add(key)
-        return default
-
-    def __getitem__(self, key: str) -> Any:
-        self.asked.add(key)
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        self.asked.add(str(key))
-        return False
-
-
-def settings_classes() -> list[tuple[str, str]]:
-    found = []
-    for path in sorted(SHARED.rglob("*.py")):
-        for node in tree(path).body:
-            if isinstance(node, ast.ClassDef) and "from_env" in defined_in_class(node):
-                module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-                found.append((module, node.name))
-    return found
-
-
-def defined_in_class(node: ast.ClassDef) -> set[str]:
-    return {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
-
-
 def env_read_by_code() -> set[str]:
-    """Names every ``from_env`` settings class asks for, and direct ``os.environ`` reads."""
+    """Every variable a settings class reads (shared.settings), and direct ``os.environ`` reads."""
+    from shared.plans import CATALOG
+    from shared.settings import environment_variables
+
     names: set[str] = set()
-    for module, cls in settings_classes():
-        recorder = Recorder()
-        getattr(importlib.import_module(module), cls).from_env(recorder)
-        names |= recorder.asked
+    for name, *_ in environment_variables():
+        if "<PLAN>" in name:
+            names |= {name.replace("<PLAN>", plan.upper()) for plan in CATALOG}
+        else:
+            names.add(name)
     for path in sorted(SHARED.rglob("*.py")):
         source = path.read_text()
         names |= set(re.findall(r"os\.environ(?:\.get\(|\[)\"([A-Z0-9_]+)\"", source))
@@ -360,20 +333,20 @@ def test_production_settings_are_set_for_each_function(
             assert env["CODITECT_SECRETS"] == "gcp" and env["CODITECT_EVENTS"] == "pubsub", where
             for name in ("FDB_CLUSTER_FILE", "GOOGLE_CLOUD_PROJECT", "CODITECT_PUBLIC_URL"):
                 assert name in env, (where, name)
-            if any(calls(p, "billing_service") for p in paths):
+            if any(uses_service(p, {"billing"}) for p in paths):
                 for plan in PAID_PLANS:
                     assert f"CODITECT_STRIPE_PRICE_{plan.upper()}" in env, (where, plan)
-            if any(calls(p, "oauth_service") for p in paths):
+            if any(uses_service(p, {"oauth"}) for p in paths):
                 # Client ids come from Secret Manager (granted above); the variables are only a
                 # fallback for older deployments and must not come back into the committed config.
                 for name in ("CODITECT_GOOGLE_CLIENT_ID", "CODITECT_GITHUB_CLIENT_ID"):
                     assert name not in env, (where, name)
-            if any(calls(p, "mail_port") for p in paths):
+            if any(uses_service(p, {"mail"}) for p in paths):
                 # The SMTP adapter, never the local outbox, with where to submit and as whom.
                 assert env.get("CODITECT_MAIL") == "smtp", where
                 for name in ("CODITECT_SMTP_HOST", "CODITECT_SMTP_USER", "CODITECT_MAIL_FROM"):
                     assert name in env, (where, name)
-            if any(calls(p, "workspace_settings") for p in paths):
+            if any(uses_service(p, WORKSPACE_AREAS) for p in paths):
                 for name in ("WORKSPACE_DOMAIN", "WORKSPACE_SIDECAR_IMAGE"):
                     assert name in env, (where, name)
             if declared[ep.function]["trigger"] == "scheduler":

@@ -89,7 +89,9 @@ def oauth_settings(oidc_server: str, httpserver: Any) -> OAuthSettings:
 def oauth(services: Any, oauth_settings: OAuthSettings) -> OAuthService:
     """The service the oauth function will use, configured before the first request."""
     put_clients(services, "google", "github")
-    return services.get_or_create("oauth", lambda: OAuthService.build(services, oauth_settings))
+    service = OAuthService.build(services, oauth_settings)
+    services.use(oauth=service)
+    return service
 
 
 def put_clients(services: Any, *providers: str, parts: tuple[int, ...] = (0, 1)) -> None:

@@ -30,7 +30,7 @@ from tests.oauth.conftest import (
 
 
 def use(services: Any, settings: OAuthSettings) -> None:
-    services.get_or_create("oauth", lambda: OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings))
 
 
 def start(api: Any, provider: str) -> Any:
@@ -123,6 +123,6 @@ def test_local_secrets_read_client_ids_from_coditect_secret_variables(
 ):
     use(services, oauth_settings)
     assert authorize_client_id(api, "google") == "env-google-client"
-    client = services.get_or_create("oauth", lambda: None).client("google")
+    client = services.oauth.client("google")
     assert (client.client_id, client.client_secret) == ("env-google-client", "env-google-secret")
     assert_not_configured(start(api, "github"))  # an id without a secret

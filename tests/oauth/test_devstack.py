@@ -7,6 +7,7 @@ localhost (trustworthy origins); Python's cookie jar does not, so the cookie is 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -42,7 +43,14 @@ def clean_env(monkeypatch: Any) -> Any:
 
 def run_stack(tmp_path: Any) -> LocalStack:
     port = free_port()
-    settings = Settings(data_dir=str(tmp_path / "data"), public_url=f"http://127.0.0.1:{port}")
+    # As `make dev` reads them: the environment (the test's variables) with the stack's origin.
+    settings = Settings.from_env(
+        {
+            **os.environ,
+            "CODITECT_DATA_DIR": str(tmp_path / "data"),
+            "CODITECT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+    )
     # Only this area's component: other areas' stand-ins are their tests' business.
     oauth_only = [stack_module._component("devstack.oauth", "start_oauth_stand_ins")]
     local = LocalStack(settings, port=port, threads=4, components=oauth_only)
@@ -89,7 +97,7 @@ def test_make_dev_signs_in_with_google_and_github(stack):
     assert port.get("google-oauth-client-id") == b"coditect-local-google"
     assert port.get("github-oauth-client-id") == b"coditect-local-github"
     assert port.get("google-oauth-client-secret") and port.get("github-oauth-client-secret")
-    assert stack.services.get_or_create("oauth", lambda: None).config.client_id("github") == ""
+    assert stack.services.oauth.config.client_id("github") == ""
     # Google: the stand-in's sign-in page, then "grace@example.com" is picked
     authorize, cookie = begin(stack, "google")
     page = requests.get(authorize, timeout=TIMEOUT)

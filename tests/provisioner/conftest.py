@@ -42,7 +42,7 @@ class FlakyGateway(KubeGateway):
 
 @pytest.fixture
 def make_reconciler(services, kube, ws_settings):  # noqa: F811
-    services.extras["workspace_settings"] = ws_settings
+    services.replace_settings(workspaces=ws_settings)
 
     def make(
         crash_after: int | None = None, settings: Any = None

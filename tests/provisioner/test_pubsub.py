@@ -36,7 +36,6 @@ def test_a_permanent_failure_is_recorded_and_acknowledged(platform, make_user, k
 
 
 def test_stale_and_malformed_messages_are_acknowledged(platform, make_user, kube, services):
-    from shared.api.provisioner import reconciler
 
     user = make_user()
     wid = user.create("w").get_json()["workspace"]["workspace_id"]
@@ -49,10 +48,9 @@ def test_stale_and_malformed_messages_are_acknowledged(platform, make_user, kube
         delivery_attempt=1,
     )
     kube.server.reset_counts()
-    assert reconciler(services).handle(old) == "expired"
+    assert services.reconciler.handle(old) == "expired"
     assert (
-        reconciler(services).handle(PubSubMessage({"workspace_id": 3}, {}, "m2", "", 1))
-        == "invalid"
+        services.reconciler.handle(PubSubMessage({"workspace_id": 3}, {}, "m2", "", 1)) == "invalid"
     )
     assert kube.server.calls() == 0
 
@@ -83,11 +81,10 @@ def test_a_raw_push_body_keeps_its_delivery_attempt(services, kube, ws_settings,
     """Pub/Sub push bodies carry deliveryAttempt (functions-framework's conversion drops it):
     before the last attempt a retryable failure only asks for redelivery, on the last one the
     provisioner also gives up on the workspace and says why."""
-    from shared.api.provisioner import KUBE_CLIENT
 
     # Wired like production: nothing on the local bus, deliveries come as raw push bodies.
-    services.extras["workspace_settings"] = ws_settings
-    services.extras[KUBE_CLIENT] = kube.api_client
+    services.replace_settings(workspaces=ws_settings)
+    services.kube_api_client = kube.api_client
     user = make_user()
     wid = user.create("w").get_json()["workspace"]["workspace_id"]
     kube.server.stop()  # every attempt now fails with an error a retry could fix

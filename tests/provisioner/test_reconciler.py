@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shared.provisioner import objects as o
-from shared.provisioner.reconciler import TemporaryError
+from shared.provisioner.base import TemporaryError
 from shared.workspaces import model
 from tests.provisioner.conftest import Crash
 
@@ -91,7 +91,7 @@ def test_first_start_is_watched_not_polled_and_cheap(services, make_user, make_r
 def test_second_workspace_of_a_user_skips_the_namespace_setup(
     services, make_user, make_reconciler, kube
 ):
-    from shared.accounts import write_license
+    from shared.accounts.licenses import write_license
 
     user = make_user()
     services.db.transact(

@@ -35,10 +35,9 @@ def kube() -> Iterator[Kube]:
 def platform(services: Any, kube: Kube, ws_settings: WorkspaceSettings) -> Iterator[Any]:
     """Services with the workspace settings, the stand-in's client and the provisioner wired."""
     from devstack.workspaces import subscribe_provisioner
-    from shared.api.provisioner import KUBE_CLIENT
 
-    services.extras["workspace_settings"] = ws_settings
-    services.extras[KUBE_CLIENT] = kube.api_client
+    services.replace_settings(workspaces=ws_settings)
+    services.kube_api_client = kube.api_client
     subscribe_provisioner(
         services.events, max_attempts=ws_settings.max_attempts, min_backoff=0.05, max_backoff=0.2
     )

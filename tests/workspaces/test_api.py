@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from shared.accounts import write_license
+from shared.accounts.licenses import write_license
 from tests.workspaces.conftest import User, wait_status
 
 

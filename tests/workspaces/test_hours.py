@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from shared.accounts import add_usage, write_license
+from shared.accounts.licenses import write_license
+from shared.accounts.usage import add_usage
 from shared.store.keys import INDEXES
 from shared.workspaces import hours, model
 from shared.workspaces.idle import IdleCleanup

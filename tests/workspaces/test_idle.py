@@ -208,9 +208,11 @@ def oidc(httpserver):
 
 def test_the_function_accepts_only_the_schedulers_token(services, ws_settings, oidc):
     sign, verify = oidc
-    services.extras["workspace_settings"] = ws_settings
-    services.extras["scheduler_auth"] = SchedulerAuth(
-        "https://idle-cleanup.example", "scheduler@proj.iam.gserviceaccount.com", verify
+    services.replace_settings(workspaces=ws_settings)
+    services.use(
+        scheduler_auth=SchedulerAuth(
+            "https://idle-cleanup.example", "scheduler@proj.iam.gserviceaccount.com", verify
+        )
     )
     client = load_function("idle_cleanup").test_client()
 
@@ -248,7 +250,7 @@ def test_the_function_accepts_only_the_schedulers_token(services, ws_settings, o
 
 
 def test_the_function_refuses_everyone_when_not_configured(services, ws_settings):
-    services.extras["workspace_settings"] = ws_settings
+    services.replace_settings(workspaces=ws_settings)
     client = load_function("idle_cleanup").test_client()
     response = client.post("/", headers={"Authorization": "Bearer x"})
     assert response.status_code == 403

@@ -1,0 +1,345 @@
+"""Sign-up, login, refresh-token rotation, logout, and "me".
+
+Password hashing happens outside transactions (it is slow and must not hold a transaction open);
+every write that belongs together happens in one transaction, which either commits whole or
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
+
+from shared import passwords
+from shared.accounts.audit import write_audit
+from shared.accounts.email_verification import put_email_verification
+from shared.accounts.identities import linked_providers
+from shared.accounts.licenses import get_license
+from shared.accounts.records import LicenseRecord, RefreshFamily, UserIds, UserRecord
+from shared.accounts.requests import LoginRequest, RefreshRequest, RegisterRequest
+from shared.accounts.usage import month_usage, usage_month
+from shared.accounts.users import (
+    create_personal_account,
+    email_hash,
+    get_credential,
+    get_user,
+    lookup_email,
+    normalize_email,
+    public_user,
+    put_credential,
+)
+from shared.clock import Clock, isoformat
+from shared.errors import TooManyRequests, Unauthorized, Unprocessable
+from shared.ids import new_id
+from shared.plans import effective_plan
+from shared.settings import Settings
+from shared.store import Database, Transaction
+from shared.store.codec import dump, load
+from shared.store.keys import TENANTS, THROTTLE
+from shared.tokens import Claims, TokenService
+
+log = logging.getLogger("coditect.accounts")
+REFRESH_AUDIENCE_SUFFIX = "/refresh"
+
+
+@dataclass
+class SessionTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+class Rotation(StrEnum):
+    """What presenting a refresh token did to its family."""
+
+    ROTATED = "rotated"
+    REUSED = "reused"  # a rotated token came back: the family is revoked
+    REVOKED = "revoked"  # the family was already over
+
+
+class AccountService:
+    def __init__(
+        self, db: Database, tokens: TokenService, clock: Clock, settings: Settings
+    ) -> None:
+        self.db = db
+        self.tokens = tokens
+        self.clock = clock
+        self.settings = settings
+
+    @property
+    def refresh_audience(self) -> str:
+        return self.settings.api_audience + REFRESH_AUDIENCE_SUFFIX
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def _issue_access(self, user_id: str, tenant_id: str) -> str:
+        token, _ = self.tokens.issue(
+            typ="access",
+            sub=user_id,
+            tid=tenant_id,
+            aud=self.settings.api_audience,
+            ttl=self.settings.access_token_seconds,
+        )
+        return token
+
+    def start_session(
+        self, tr: Transaction, user_id: str, tenant_id: str, now: float, method: str
+    ) -> SessionTokens:
+        family_id = new_id()
+        refresh, claims = self.tokens.issue(
+            typ="refresh",
+            sub=user_id,
+            tid=tenant_id,
+            aud=self.refresh_audience,
+            ttl=self.settings.refresh_token_seconds,
+            extra={"fam": family_id},
+        )
+        family: RefreshFamily = {
+            "family_id": family_id,
+            "user_id": user_id,
+            "current_jti": claims["jti"],
+            "revoked": False,
+            "method": method,
+            "created_at": isoformat(now),
+            "expires_at": claims["exp"],
+        }
+        tr.set(TENANTS[tenant_id].key("refresh_family", family_id), dump(family))
+        return SessionTokens(
+            self._issue_access(user_id, tenant_id), refresh, self.settings.access_token_seconds
+        )
+
+    def authenticate(self, access_token: str) -> Claims:
+        return self.tokens.verify(access_token, aud=self.settings.api_audience, typ="access")
+
+    # -- sign-up ---------------------------------------------------------------------------------
+    def register(
+        self, body: RegisterRequest, *, verification_token: str | None = None
+    ) -> tuple[UserRecord, SessionTokens]:
+        """Sign up; with ``verification_token`` (see ``email_verification.new_email_token``) the
+        account's email-verification token is stored in the same transaction, for the caller to
+        mail once this has committed."""
+        email = normalize_email(body.email)
+        passwords.check_policy(body.password, email)
+        password_hash = passwords.hash_password(body.password)
+        user_id, tenant_id = new_id(), new_id()
+
+        def create(tr: Transaction) -> tuple[UserRecord, SessionTokens]:
+            now = self.clock.now()
+            user = create_personal_account(
+                tr,
+                now,
+                user_id=user_id,
+                tenant_id=tenant_id,
+                email=email,
+                first_name=body.first_name,
+                last_name=body.last_name,
+                requested_plan=body.plan,
+                # Nothing proves the address until the mailed link is followed (docs/oauth.md).
+                email_verified=False,
+                method="password",
+                password_hash=password_hash,
+            )
+            if verification_token is not None:
+                put_email_verification(tr, tenant_id, user_id, email, now, verification_token)
+            return user, self.start_session(tr, user_id, tenant_id, now, "password")
+
+        return self.db.transact(create)
+
+    # -- login -----------------------------------------------------------------------------------
+    def _failures(self, tr: Transaction, key: bytes, now: float) -> list[float]:
+        window = self.settings.login_failure_window_seconds
+        stamps: list[float] = json.loads(tr.get(key) or b"[]")
+        return [t for t in stamps if t > now - window]
+
+    def login(self, body: LoginRequest) -> tuple[UserRecord, SessionTokens]:
+        invalid = Unauthorized("email or password is incorrect", code="invalid_credentials")
+        try:
+            email = normalize_email(body.email)
+        except Unprocessable:
+            raise invalid from None
+        throttle_key = THROTTLE.key("login", email_hash(email))
+
+        def check(tr: Transaction) -> tuple[UserIds | None, str | None]:
+            now = self.clock.now()
+            failures = self._failures(tr, throttle_key, now)
+            if len(failures) >= self.settings.login_max_failures:
+                wait = failures[0] + self.settings.login_failure_window_seconds - now
+                raise TooManyRequests(
+                    "too many failed logins; try again later",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+            # The attempt counts as a failure until it succeeds (which clears the count):
+            # recorded before the password is checked, in the transaction that checked the
+            # count, so concurrent guesses conflict here and at most the limit get through.
+            tr.set(throttle_key, json.dumps([*failures, now][-50:]).encode())
+            ids = lookup_email(tr, email)
+            if ids is None:
+                return None, None
+            cred = get_credential(tr, ids["tenant_id"], ids["user_id"])
+            return ids, cred["password_hash"] if cred else None
+
+        ids, stored_hash = self.db.transact(check)
+        if ids is None or not passwords.verify_password(stored_hash, body.password):
+            # The email's hash, not the email: enough to follow an attack, no personal data.
+            log.warning(
+                "login failed",
+                extra={
+                    "fields": {
+                        "email_sha256": email_hash(email)[:16],
+                        "known_email": ids is not None,
+                    }
+                },
+            )
+            raise invalid
+        rehash = (
+            passwords.hash_password(body.password)
+            if passwords.needs_rehash(stored_hash or "")
+            else None
+        )
+        tenant_id, user_id = ids["tenant_id"], ids["user_id"]
+
+        def succeed(tr: Transaction) -> tuple[UserRecord, SessionTokens]:
+            now = self.clock.now()
+            user = get_user(tr, tenant_id, user_id)
+            cred = get_credential(tr, tenant_id, user_id)
+            # The hash was checked outside this transaction: it must still be the account's own
+            # (a password removed or changed meanwhile must not yield a session).
+            if user is None or cred is None or cred["password_hash"] != stored_hash:
+                raise invalid
+            tr.clear(throttle_key)
+            if rehash:
+                put_credential(tr, tenant_id, user_id, rehash, now)
+            write_audit(
+                tr, tenant_id, now, "user.login", {"user_id": user_id, "method": "password"}
+            )
+            return user, self.start_session(tr, user_id, tenant_id, now, "password")
+
+        return self.db.transact(succeed)
+
+    # -- refresh and logout ----------------------------------------------------------------------
+    def _verify_refresh(self, token: str) -> Claims:
+        claims = self.tokens.verify(token, aud=self.refresh_audience, typ="refresh")
+        if not isinstance(claims.get("fam"), str):
+            raise Unauthorized("invalid token", code="invalid_token")
+        return claims
+
+    def refresh(self, body: RefreshRequest) -> SessionTokens:
+        claims = self._verify_refresh(body.refresh_token)
+        tenant_id, family_id = claims["tid"], claims.get("fam", "")
+        family_key = TENANTS[tenant_id].key("refresh_family", family_id)
+        new_refresh, new_claims = self.tokens.issue(
+            typ="refresh",
+            sub=claims["sub"],
+            tid=tenant_id,
+            aud=self.refresh_audience,
+            ttl=self.settings.refresh_token_seconds,
+            extra={"fam": family_id},
+        )
+
+        def rotate(tr: Transaction) -> Rotation:
+            family = cast(RefreshFamily | None, load(tr.get(family_key)))
+            if family is None or family["revoked"] or family["user_id"] != claims["sub"]:
+                return Rotation.REVOKED
+            now = self.clock.now()
+            if family["current_jti"] != claims["jti"]:
+                # A rotated token came back: someone holds a copy. End the whole family.
+                family.update(
+                    {"revoked": True, "revoked_reason": "reuse", "revoked_at": isoformat(now)}
+                )
+                tr.set(family_key, dump(family))
+                write_audit(
+                    tr,
+                    tenant_id,
+                    now,
+                    "session.refresh_reuse",
+                    {"user_id": claims["sub"], "family_id": family_id},
+                )
+                return Rotation.REUSED
+            family.update(
+                {
+                    "current_jti": new_claims["jti"],
+                    "expires_at": new_claims["exp"],
+                    "rotated_at": isoformat(now),
+                }
+            )
+            tr.set(family_key, dump(family))
+            return Rotation.ROTATED
+
+        outcome = self.db.transact(rotate)
+        if outcome is Rotation.REUSED:
+            raise Unauthorized(
+                "refresh token was already used; the session is revoked",
+                code="refresh_token_reused",
+            )
+        if outcome is Rotation.REVOKED:
+            raise Unauthorized("session is no longer valid", code="session_revoked")
+        return SessionTokens(
+            self._issue_access(claims["sub"], tenant_id),
+            new_refresh,
+            self.settings.access_token_seconds,
+        )
+
+    def logout(self, body: RefreshRequest) -> None:
+        claims = self._verify_refresh(body.refresh_token)
+        family_id = claims.get("fam", "")
+        family_key = TENANTS[claims["tid"]].key("refresh_family", family_id)
+
+        def revoke(tr: Transaction) -> None:
+            family = cast(RefreshFamily | None, load(tr.get(family_key)))
+            if family is None or family["revoked"] or family["user_id"] != claims["sub"]:
+                return
+            now = self.clock.now()
+            family.update(
+                {"revoked": True, "revoked_reason": "logout", "revoked_at": isoformat(now)}
+            )
+            tr.set(family_key, dump(family))
+            write_audit(
+                tr,
+                claims["tid"],
+                now,
+                "session.logout",
+                {"user_id": claims["sub"], "family_id": family_id},
+            )
+
+        self.db.transact(revoke)
+
+    # -- me --------------------------------------------------------------------------------------
+    def me(self, claims: Claims) -> dict[str, Any]:
+        tenant_id, user_id = claims["tid"], claims["sub"]
+        month = usage_month(self.clock.now())
+
+        def read(tr: Transaction) -> tuple[UserRecord, LicenseRecord, dict[str, int], list[str]]:
+            user = get_user(tr, tenant_id, user_id)
+            if user is None:
+                raise Unauthorized("account no longer exists", code="invalid_token")
+            license_record: LicenseRecord = get_license(tr, tenant_id) or {
+                "plan": "free",
+                "status": "active",
+            }
+            usage = month_usage(tr, tenant_id, user_id, month)
+            return user, license_record, usage, linked_providers(tr, tenant_id, user_id)
+
+        user, license_record, usage, identities = self.db.transact(read)
+        plan = effective_plan(dict(license_record), self.clock.now())
+        return {
+            "user": public_user(user, identities),
+            "plan": plan.name,
+            "license": {
+                "plan": license_record.get("plan"),
+                "status": license_record.get("status"),
+                "updated_at": license_record.get("updated_at"),
+            },
+            "limits": plan.public()["limits"],
+            "usage": {"period": month, **usage},
+        }
