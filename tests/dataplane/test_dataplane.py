@@ -19,7 +19,7 @@ from yarl import URL
 from tests.conftest import free_port
 from tests.dataplane.conftest import Stack, pid_alive, start_stack, stop_stack, wait_until
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 def browser_like(origin: str) -> aiohttp.ClientSession:

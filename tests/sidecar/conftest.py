@@ -229,6 +229,11 @@ def upstream_app(state: Upstream) -> web.Application:
         resp.headers["Keep-Alive"] = "timeout=5"
         resp.set_cookie("theia_a", "1")
         resp.set_cookie("theia_b", "2")
+        # Theia's own: what the browser would not send inside the app's iframe.
+        resp.set_cookie("theia-connection-token", "t0k", httponly=True, samesite="Strict")
+        # A cookie for every host under a parent domain, and an attempt to replace our session.
+        resp.set_cookie("tossed", "x", domain="coditect.test")
+        resp.set_cookie("__Host-coditect_ws_session", "forged", secure=True)
         return resp
 
     async def gzip_body(request: web.Request) -> web.Response:

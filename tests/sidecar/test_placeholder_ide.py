@@ -9,7 +9,7 @@ from sidecar.placeholder_ide import PAGE, make_app
 
 from .conftest import SidecarFactory, start_app
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 async def test_placeholder_behind_sidecar(

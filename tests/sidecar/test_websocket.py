@@ -11,7 +11,7 @@ from yarl import URL
 
 from .conftest import SidecarFactory, SidecarUnderTest, wait_for
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 async def test_text_and_binary_frames(
