@@ -136,6 +136,9 @@ class ActivitySink:
     # Statuses to answer with, in order; 204 once exhausted.
     statuses: list[int] = field(default_factory=list)
     posts: list[dict[str, Any]] = field(default_factory=list)
+    # A 200's JSON body (e.g. sessions_valid_after), and a Retry-After for 429s.
+    reply: dict[str, Any] | None = None
+    retry_after: str | None = None
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -156,6 +159,10 @@ async def activity_sink() -> AsyncIterator[ActivitySink]:
                 "at": time.monotonic(),
             }
         )
+        if status == 200 and sink.reply is not None:
+            return web.json_response(sink.reply)
+        if status == 429 and sink.retry_after is not None:
+            return web.Response(status=status, headers={"Retry-After": sink.retry_after})
         return web.Response(status=status)
 
     app = web.Application()
