@@ -3,8 +3,10 @@
 What a workspace pod is in the cluster (sidecar on :8080 in front of Theia on :3000), two local
 processes are on this machine: ``python -m sidecar.placeholder_ide`` and ``python -m sidecar``,
 both on loopback, their output in ``<data_dir>/dataplane/<workspace>.log``. The workspace's
-``url`` is ``http://127.0.0.1:<sidecar port>``: Chromium treats loopback as a secure context, so
-the sidecar's ``Secure`` session cookie works there without TLS.
+``url`` is ``http://<workspace id>.localhost:<sidecar port>`` (``local_url``): its own site, as a
+workspace host is in the cluster, so two workspaces keep separate cookies and the app on
+``127.0.0.1`` frames it cross-site; Chromium resolves ``*.localhost`` to loopback and treats it
+as a secure context, so the sidecar's ``Secure`` cookie works there without TLS.
 
 It plugs into the provisioner through the seam in :mod:`devstack.workspaces`:
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
+import re
 import subprocess
 import sys
 import threading
@@ -38,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from devstack.dataplane_ports import PortBook, free_port
 from shared.provisioner.objects import sidecar_env as pod_sidecar_env
 from shared.workspaces import model
 
@@ -63,6 +66,7 @@ OWNED = frozenset(
         "LISTEN_PORT",
         "METRICS_HOST",
         "METRICS_PORT",
+        "APP_ORIGIN",
     }
 )
 # Only these of the stack's environment reach the children: no platform secret does.
@@ -72,6 +76,8 @@ READY_TIMEOUT_SECONDS = 20.0
 SHUTDOWN_GRACE_SECONDS = 2.0
 WATCH_SECONDS = 2.0
 SETTLED_ELSEWHERE = ("stopped", "deleted", "failed")
+# A workspace id that can be a host name label (ids are uuid hex).
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class StartFailed(Exception):
@@ -110,8 +116,7 @@ class LocalDataPlane:
         self.dir = os.path.join(data_dir, "dataplane")
         os.makedirs(self.dir, exist_ok=True)
         self._environ = dict(os.environ if environ is None else environ)
-        self._ports_file = os.path.join(self.dir, "ports.json")
-        self._ports: dict[str, int] = self._load_ports()
+        self._book = PortBook(os.path.join(self.dir, "ports.json"), HOST)
         self._running: dict[str, Running] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.RLock()
@@ -135,7 +140,7 @@ class LocalDataPlane:
                 # Most likely the port was taken between choosing and binding: choose again.
                 log.error(str(error), extra={"fields": {"workspace_id": wid}})
                 self._forget_port(wid, port)
-        return f"http://{HOST}:{self._port(wid)}"
+        return local_url(wid, self._port(wid))
 
     def on_status(self, ws: dict[str, Any], status: str) -> None:
         wid = ws["workspace_id"]
@@ -181,7 +186,7 @@ class LocalDataPlane:
             extra={
                 "fields": {
                     "workspace_id": wid,
-                    "url": f"http://{HOST}:{port}",
+                    "url": local_url(wid, port),
                     "ide_port": running.ide_port,
                     "log": running.log_path,
                 }
@@ -240,6 +245,8 @@ class LocalDataPlane:
             "METRICS_HOST": HOST,
             "METRICS_PORT": str(metrics_port),
             "ACTIVITY_TOKEN": credential,
+            # The app's IDE tabs frame the IDE from the stack's origin.
+            "APP_ORIGIN": self.platform_url,
         }
         sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(SHUTDOWN_GRACE_SECONDS))
         with open(log_path, "ab") as out:
@@ -360,48 +367,19 @@ class LocalDataPlane:
             return self._locks.setdefault(wid, threading.Lock())
 
     def _port(self, wid: str) -> int:
-        """The workspace's sidecar port: chosen once, kept while it is free to use."""
         with self._lock:
-            port = self._ports.get(wid)
-            mine = wid in self._running and self._running[wid].port == port
-            if port is not None and (mine or _bindable(port)):
-                return port
-            port = self._free_port()
-            self._ports[wid] = port
-            self._save_ports()
-            return port
+            current = self._running.get(wid)
+            return self._book.port(wid, current.port if current else None, self._taken())
 
     def _forget_port(self, wid: str, port: int | None) -> None:
+        self._book.forget(wid, port)
+
+    def _taken(self) -> set[int]:
         with self._lock:
-            if port is None or self._ports.get(wid) == port:
-                self._ports.pop(wid, None)
-                self._save_ports()
+            return {p for r in self._running.values() for p in (r.port, r.ide_port, r.metrics_port)}
 
     def _free_port(self, exclude: set[int] | None = None) -> int:
-        with self._lock:
-            taken = set(self._ports.values()) | (exclude or set())
-            for r in self._running.values():
-                taken.update((r.port, r.ide_port, r.metrics_port))
-        while True:
-            with socket.socket() as sock:
-                sock.bind((HOST, 0))
-                port = int(sock.getsockname()[1])
-            if port not in taken:
-                return port
-
-    def _load_ports(self) -> dict[str, int]:
-        try:
-            with open(self._ports_file) as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return {}
-        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
-
-    def _save_ports(self) -> None:
-        tmp = self._ports_file + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(self._ports, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self._ports_file)
+        return free_port(HOST, self._taken() | self._book.reserved() | (exclude or set()))
 
     def _write_state(self, wid: str, running: Running | None) -> None:
         """``<wid>.json``: what runs for a workspace (ports, pids), for people and tests."""
@@ -414,7 +392,7 @@ class LocalDataPlane:
             return
         state = {
             "workspace_id": wid,
-            "url": f"http://{HOST}:{running.port}",
+            "url": local_url(wid, running.port),
             "sidecar": {"pid": running.sidecar.pid, "port": running.port},
             "metrics_port": running.metrics_port,
             "placeholder_ide": {"pid": running.ide.pid, "port": running.ide_port},
@@ -430,15 +408,12 @@ class LocalDataPlane:
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        # As the sidecar binds (aiohttp sets SO_REUSEADDR): TIME_WAIT leftovers do not count.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+def local_url(wid: str, port: int) -> str:
+    """``http://<id>.localhost:<port>``: its own site per workspace (separate cookies, and not
+    the app's ``127.0.0.1``), loopback and a secure context in Chromium, so ``Secure`` cookies
+    work over plain http."""
+    host = f"{wid}.localhost" if _LABEL.fullmatch(wid) else HOST
+    return f"http://{host}:{port}"
 
 
 def start(stack: Any) -> Callable[[], None]:

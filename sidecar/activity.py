@@ -28,14 +28,19 @@ navigation-like request or a launch. An IDE page that blocks our script (a CSP w
 ``'self'`` in ``script-src``) produces no beacons and goes idle while in use.
 
 Reporting: ``touch()`` only stores a timestamp. A background task posts at most one heartbeat per
-interval - ``{"last_active": ISO-8601 UTC}`` - retrying 5xx and connection errors with
-exponential backoff; a 4xx is logged and dropped. Requests never wait for it.
+interval - ``{"last_active": ISO-8601 UTC}`` - retrying 429, 5xx and connection errors with
+exponential backoff and jitter (at least ``Retry-After`` when the platform sends one), each
+attempt carrying the latest activity time; any other 4xx is logged and dropped. Requests never
+wait for it. The platform may answer 200 with ``{"sessions_valid_after": <epoch seconds>}``:
+sessions of this workspace's user that began earlier are revoked (see auth.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -70,6 +75,8 @@ class ActivityReporter:
         self._last_sent = -float("inf")
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
+        # Called with the reply's ``sessions_valid_after``, when it carries one.
+        self.on_sessions_valid_after: Callable[[float], None] = lambda _: None
 
     def touch(self, source: str) -> None:
         """Record user activity now (``source``: input, navigation or launch); never waits."""
@@ -102,30 +109,35 @@ class ActivityReporter:
                 await asyncio.sleep(delay)
             self._wake.clear()
             self._pending = False
-            last_active = self._last_active
-            if last_active is None:
+            if self._last_active is None:
                 continue
             self._last_sent = time.monotonic()
-            if not await self._send(last_active):
+            if not await self._send():
                 # Not delivered: keep it pending so the next cycle reports it.
                 self._pending = True
                 self._wake.set()
 
-    async def _send(self, last_active: float) -> bool:
-        stamp = datetime.fromtimestamp(last_active, tz=UTC).isoformat().replace("+00:00", "Z")
+    async def _send(self) -> bool:
         headers = {"Authorization": f"Bearer {self._token}"}
         timeout = aiohttp.ClientTimeout(total=10)
         deadline = time.monotonic() + max(self._interval, 5 * self._retry_base)
         attempt = 0
         while True:
             attempt += 1
+            # The latest activity on every attempt: input during the backoff is not lost.
+            last_active = self._last_active or time.time()
+            stamp = datetime.fromtimestamp(last_active, tz=UTC).isoformat().replace("+00:00", "Z")
             status: int | None = None
+            retry_after: str | None = None
             try:
                 session = self._session_factory()
                 async with session.post(
                     self._url, json={"last_active": stamp}, headers=headers, timeout=timeout
                 ) as resp:
                     status = resp.status
+                    retry_after = resp.headers.get("Retry-After")
+                    if status == 200:
+                        self._read_reply(await resp.read())
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning(
                     "activity heartbeat failed",
@@ -137,7 +149,7 @@ class ActivityReporter:
                 self._metrics.last_activity.set(last_active)
                 log.info("activity heartbeat sent", extra={"last_active": stamp})
                 return True
-            if status is not None and 400 <= status < 500:
+            if status is not None and 400 <= status < 500 and status != 429:
                 # Our request is wrong (revoked credential, workspace gone): retrying won't help.
                 self._metrics.heartbeats.labels("dropped").inc()
                 log.error("activity heartbeat rejected", extra={"status": status})
@@ -147,11 +159,29 @@ class ActivityReporter:
                     "activity heartbeat failed", extra={"status": status, "attempt": attempt}
                 )
             self._metrics.heartbeats.labels("retry").inc()
-            backoff = min(self._retry_base * 2 ** (attempt - 1), 30.0)
-            if time.monotonic() + backoff > deadline:
+            delay = self._backoff(attempt, retry_after)
+            if time.monotonic() + delay > deadline:
                 self._metrics.heartbeats.labels("failed").inc()
                 return False
-            await asyncio.sleep(backoff)
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        """Exponential, capped at 30 s, with jitter (half to all of it) so that sidecars
+        refused together do not retry together; never sooner than a ``Retry-After`` in seconds."""
+        ceiling = min(self._retry_base * 2 ** (attempt - 1), 30.0)
+        delay = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None and retry_after.strip().isdigit():
+            delay = max(delay, min(float(retry_after), 60.0))
+        return delay
+
+    def _read_reply(self, body: bytes) -> None:
+        try:
+            reply = json.loads(body) if body else None
+        except ValueError:
+            return
+        valid_after = reply.get("sessions_valid_after") if isinstance(reply, dict) else None
+        if isinstance(valid_after, int | float) and not isinstance(valid_after, bool):
+            self.on_sessions_valid_after(float(valid_after))
 
 
 # The input beacon. Capture phase on window, so an editor that stops propagation still lets us

@@ -1,10 +1,10 @@
-"""The sidecar application: one choke point for authentication in front of every proxied request.
+"""The sidecar application: routes, and the guard in front of everything but the public ones.
 
-Routes (no auth): ``/healthz``, ``/readyz``, ``/__coditect/launch``. Everything else needs a valid
-session cookie or a workspace-scoped Bearer token for this workspace's owner: HTTP gets 401 JSON,
-a WebSocket upgrade gets 403 before any handshake, and nothing redirects (no loops). Our own
-authenticated routes: ``/__coditect/session``, ``/__coditect/activity.js`` (the input beacon)
-and ``POST /__coditect/activity`` (what it sends). What counts as activity: activity.py.
+Routes (no auth): ``/healthz``, ``/readyz``, ``/__coditect/launch``. Everything else passes
+``guard.guard`` (cookie or workspace Bearer token for this workspace's owner, from this
+workspace's own pages) before its handler runs. Our own authenticated routes:
+``/__coditect/session``, ``/__coditect/activity.js`` (the input beacon) and
+``POST /__coditect/activity`` (what it sends). What counts as activity: activity.py.
 """
 
 from __future__ import annotations
@@ -13,120 +13,23 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .activity import ActivityReporter, beacon_script
-from .auth import Authenticator, AuthError, Principal
-from .config import Config
+from .auth import Authenticator, AuthError
+from .config import Config, origin_of
+from .cookies import set_session_cookie
+from .guard import PRINCIPAL, frame_ancestors, guard, is_upgrade, on_prepare
 from .inject import SCRIPT_PATH, is_document_request
 from .logs import get_logger
 from .metrics import Metrics
-from .proxy import error_response, proxy_http, proxy_websocket
-from .wsplice import Splice
+from .proxy import proxy_http, proxy_websocket
+from .state import SIDECAR, Sidecar, error_response
 
 log = get_logger("sidecar")
-
-_UNAUTHENTICATED = AuthError(
-    "unauthenticated",
-    "Open this workspace from the Coditect dashboard to sign in.",
-    "missing",
-)
-
-
-@dataclass
-class Sidecar:
-    """Everything the handlers share; stored on the app under ``SIDECAR``."""
-
-    config: Config
-    metrics: Metrics
-    upstream_base: str
-    upstream_timeout: aiohttp.ClientTimeout
-    authenticator: Authenticator
-    activity: ActivityReporter
-    splices: set[Splice] = field(default_factory=set)
-    beacon_js: bytes = b""
-    _upstream_session: aiohttp.ClientSession | None = None
-    _platform_session: aiohttp.ClientSession | None = None
-
-    @property
-    def upstream_session(self) -> aiohttp.ClientSession:
-        assert self._upstream_session is not None, "app not started"
-        return self._upstream_session
-
-    def platform_session(self) -> aiohttp.ClientSession:
-        assert self._platform_session is not None, "app not started"
-        return self._platform_session
-
-    @property
-    def active_connections(self) -> int:
-        stats = self.metrics.stats
-        return stats.active_http + stats.active_ws
-
-    def set_session_cookie(self, resp: web.StreamResponse, value: str) -> None:
-        resp.set_cookie(
-            self.config.cookie_name,
-            value,
-            path="/",
-            max_age=self.config.session_ttl_seconds,
-            httponly=True,
-            secure=self.config.cookie_secure,
-            samesite="Lax",
-        )
-
-    async def authenticate(self, request: web.Request) -> Principal:
-        error: AuthError | None = None
-        cookie = request.cookies.get(self.config.cookie_name)
-        if cookie:
-            try:
-                return self.authenticator.verify_session(cookie)
-            except AuthError as exc:
-                error = exc
-        authorization = request.headers.get("Authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return await self.authenticator.verify_bearer(token.strip())
-        raise error or _UNAUTHENTICATED
-
-    def close_websockets(self) -> None:
-        for splice in list(self.splices):
-            splice.close_gracefully()
-
-
-SIDECAR = web.AppKey("sidecar", Sidecar)
-
-
-def _same_origin(request: web.Request) -> bool:
-    """A browser's WebSocket handshake carries Origin; it must be this host.
-
-    SameSite=Lax still sends our cookie from a sibling subdomain (another workspace host is the
-    same site), so without this a page there could open the IDE's socket as the owner
-    (cross-site WebSocket hijacking). No Origin: not a browser, which cannot be made to send our
-    cookie by someone else's page. Schemes are not compared: TLS ends at the ingress.
-    """
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    netloc = urlsplit(origin).netloc.lower()
-    return bool(netloc) and _strip_default_port(netloc) == _strip_default_port(request.host.lower())
-
-
-def _strip_default_port(host: str) -> str:
-    for suffix in (":80", ":443"):
-        if host.endswith(suffix):
-            return host[: -len(suffix)]
-    return host
-
-
-def _is_upgrade(request: web.Request) -> bool:
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        return False
-    tokens = request.headers.get("Connection", "").lower()
-    return "upgrade" in (t.strip() for t in tokens.split(","))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -160,7 +63,9 @@ async def launch(request: web.Request) -> web.Response:
         status=303,
         headers={"Location": "/", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
-    sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
+    set_session_cookie(
+        resp, sidecar.config.cookie_name, *sidecar.authenticator.issue_session(principal)
+    )
     sidecar.activity.touch("launch")
     log.info("launch accepted", extra={"user_id": principal.sub})
     return resp
@@ -168,18 +73,9 @@ async def launch(request: web.Request) -> web.Response:
 
 async def session(request: web.Request) -> web.Response:
     """Session check and renewal for the IDE page; not activity, not proxied."""
-    sidecar = request.app[SIDECAR]
-    try:
-        principal = await sidecar.authenticate(request)
-    except AuthError as exc:
-        sidecar.metrics.auth_failures.labels(exc.reason).inc()
-        return error_response(401, exc.code, exc.message)
-    resp = web.json_response(
-        {"user_id": principal.sub, "workspace_id": sidecar.config.workspace_id}
-    )
-    if principal.renew_session:
-        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
-    return resp
+    principal = request[PRINCIPAL]
+    workspace_id = request.app[SIDECAR].config.workspace_id
+    return web.json_response({"user_id": principal.sub, "workspace_id": workspace_id})
 
 
 def _method_not_allowed(*allowed: str) -> web.Response:
@@ -196,11 +92,6 @@ async def activity_script(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     if request.method not in ("GET", "HEAD"):
         return _method_not_allowed("GET", "HEAD")
-    try:
-        principal = await sidecar.authenticate(request)
-    except AuthError as exc:
-        sidecar.metrics.auth_failures.labels(exc.reason).inc()
-        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
     etag = '"' + hashlib.sha256(sidecar.beacon_js).hexdigest()[:16] + '"'
     headers = {
         # Private: it is behind our cookie. Revalidated after an hour by its ETag.
@@ -217,8 +108,6 @@ async def activity_script(request: web.Request) -> web.Response:
             charset="utf-8",
             headers=headers,
         )
-    if principal.renew_session:
-        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
     return resp
 
 
@@ -227,48 +116,14 @@ async def activity_beacon(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     if request.method != "POST":
         return _method_not_allowed("POST")
-    try:
-        principal = await sidecar.authenticate(request)
-    except AuthError as exc:
-        sidecar.metrics.auth_failures.labels(exc.reason).inc()
-        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
-    if principal.via_cookie and not _same_origin(request):
-        # A sibling workspace host is the same site, so the Lax cookie would come along: only
-        # this host's pages may say its user is active.
-        sidecar.metrics.auth_failures.labels("origin").inc()
-        return error_response(
-            403, "forbidden_origin", "Activity can only be reported from this workspace's pages."
-        )
     sidecar.activity.touch("input")
-    resp = web.Response(status=204, headers={"Cache-Control": "no-store"})
-    # The beacon only fires while someone works: it keeps the cookie fresh for them.
-    if principal.renew_session:
-        sidecar.set_session_cookie(resp, sidecar.authenticator.issue_session(principal))
-    return resp
+    # The beacon only fires while someone works: the guard's renewal keeps the cookie fresh.
+    return web.Response(status=204, headers={"Cache-Control": "no-store"})
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
     sidecar = request.app[SIDECAR]
     metrics = sidecar.metrics
-    websocket = _is_upgrade(request)
-    try:
-        principal = await sidecar.authenticate(request)
-    except AuthError as exc:
-        metrics.auth_failures.labels(exc.reason).inc()
-        log.info(
-            "request refused",
-            extra={"reason": exc.reason, "path": request.path, "websocket": websocket},
-        )
-        if websocket:
-            return error_response(403, exc.code, exc.message)
-        return error_response(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
-    if websocket and principal.via_cookie and not _same_origin(request):
-        metrics.auth_failures.labels("origin").inc()
-        log.info("websocket from another origin refused", extra={"path": request.path})
-        return error_response(
-            403, "forbidden_origin", "This WebSocket was opened from a page on another origin."
-        )
-
     if sidecar.active_connections >= sidecar.config.max_connections:
         metrics.rejected.labels("max_connections").inc()
         return error_response(
@@ -277,16 +132,13 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             "Too many open connections to this workspace.",
             {"Retry-After": "5"},
         )
-    cookie = None
-    if principal.renew_session:
-        cookie = sidecar.authenticator.issue_session(principal)
     stats = metrics.stats
-    if websocket:
+    if is_upgrade(request):
         # Neither the handshake nor any frame is activity (see activity.py).
         stats.active_ws += 1
         metrics.connections.labels("websocket").inc()
         try:
-            return await proxy_websocket(request, sidecar, cookie)
+            return await proxy_websocket(request, sidecar, request[PRINCIPAL].started)
         finally:
             stats.active_ws -= 1
     # Opening or reloading the IDE is the user; the page's own fetches and assets are not.
@@ -296,7 +148,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     stats.active_http += 1
     metrics.connections.labels("http").inc()
     try:
-        return await proxy_http(request, sidecar, cookie, document)
+        return await proxy_http(request, sidecar, document)
     finally:
         stats.active_http -= 1
 
@@ -326,7 +178,7 @@ class AccessLogger(AbstractAccessLogger):
 
 def create_app(config: Config) -> web.Application:
     metrics = Metrics()
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[guard])
     holder: dict[str, aiohttp.ClientSession] = {}
 
     def platform_session() -> aiohttp.ClientSession:
@@ -350,9 +202,13 @@ def create_app(config: Config) -> web.Application:
             platform_session,
             metrics,
         ),
+        csp=frame_ancestors(config.app_origin or origin_of(config.jwks_url)),
+        public_handlers=frozenset({healthz, readyz, launch}),
     )
     sidecar.beacon_js = beacon_script(config.activity_beacon_seconds)
+    sidecar.activity.on_sessions_valid_after = sidecar.revoke_sessions
     app[SIDECAR] = sidecar
+    app.on_response_prepare.append(on_prepare)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # Upstream session: bytes pass untouched (no decompression, no cookie jar, no extra

@@ -6,7 +6,10 @@ algorithm allow-list never contains ``none``, HS* or RS*, so a token "signed" wi
 as an HMAC secret is refused before any key is used.
 
 The session cookie is the sidecar's own: HS256 with a random key made at startup. The sidecar
-holds no platform secret, and a restart only means the user launches again.
+holds no platform secret, and a restart only means the user launches again. A session carries
+its start (``sst``, the launch): renewals keep it, none reaches past
+``session_max_lifetime_seconds`` from it, and the platform can revoke every session started
+before a time (``sessions_valid_after``, learned from the heartbeat's reply).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Principal:
     renew_session: bool = False
     # The browser sent this credential by itself (cookie), so the request's Origin matters.
     via_cookie: bool = False
+    # When the session began (the launch), epoch seconds; 0 for a token.
+    started: float = 0.0
 
 
 class JwksCache:
@@ -148,6 +153,8 @@ class Authenticator:
         )
         self._replay = ReplayCache()
         self._session_key = secrets.token_bytes(32)
+        # Sessions that began before this (epoch seconds) are refused: the platform revoked them.
+        self.sessions_valid_after = 0.0
 
     # -- platform tokens -------------------------------------------------------------------
 
@@ -212,17 +219,24 @@ class Authenticator:
 
     # -- session cookie --------------------------------------------------------------------
 
-    def issue_session(self, principal: Principal) -> str:
-        now = int(time.time())
+    def issue_session(self, principal: Principal) -> tuple[str, int]:
+        """A session value and its Max-Age; a renewal keeps the session's start."""
+        now = time.time()
+        started = principal.started or round(now, 3)
+        end = min(
+            now + self._cfg.session_ttl_seconds, started + self._cfg.session_max_lifetime_seconds
+        )
         claims = {
             "sub": principal.sub,
             "tid": principal.tid,
             "aud": self._cfg.audience,
             "typ": "session",
-            "iat": now,
-            "exp": now + self._cfg.session_ttl_seconds,
+            "iat": int(now),
+            "exp": int(end),
+            "sst": started,
         }
-        return jwt.encode(claims, self._session_key, algorithm=SESSION_ALGORITHM)
+        value = jwt.encode(claims, self._session_key, algorithm=SESSION_ALGORITHM)
+        return value, max(0, int(end - now))
 
     def verify_session(self, value: str) -> Principal:
         try:
@@ -231,22 +245,35 @@ class Authenticator:
                 self._session_key,
                 algorithms=[SESSION_ALGORITHM],
                 audience=self._cfg.audience,
-                options={"require": ["exp", "iat", "sub", "aud"]},
+                options={"require": ["exp", "iat", "sub", "aud", "sst"]},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("session_expired", "The session has expired.", "expired") from None
         except jwt.PyJWTError:
             raise AuthError("invalid_session", "The session is invalid.", "invalid") from None
+        started = claims["sst"]
         if (
             claims.get("typ") != "session"
             or claims.get("sub") != self._cfg.user_id
             or claims.get("tid") != self._cfg.tenant_id
+            or not isinstance(started, (int, float))
         ):
             raise AuthError("invalid_session", "The session is invalid.", "invalid")
-        age = time.time() - claims["iat"]
+        if started < self.sessions_valid_after:
+            raise AuthError(
+                "session_revoked",
+                "This session was signed out. Open the workspace from the dashboard again.",
+                "revoked",
+            )
+        now = time.time()
+        # Renew past half-life, unless the session's absolute end is already on the cookie.
+        renew = now - claims["iat"] > self._cfg.session_ttl_seconds / 2 and claims["exp"] < int(
+            started + self._cfg.session_max_lifetime_seconds
+        )
         return Principal(
             sub=claims["sub"],
             tid=claims["tid"],
-            renew_session=age > self._cfg.session_ttl_seconds / 2,
+            renew_session=renew,
             via_cookie=True,
+            started=started,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -35,11 +36,15 @@ class Config:
     listen_port: int = 8080
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9090
-    # Secure cookie attribute; Chromium treats http://127.0.0.1 as secure, so true works locally.
-    cookie_secure: bool = True
-    cookie_name: str = "coditect_ws_session"
+    # The one origin allowed to frame the IDE (the app's IDE tabs), e.g. https://coditect.dev;
+    # empty: the origin of JWKS_URL (the platform serves its keys on its public origin).
+    app_origin: str = ""
+    # `__Host-`: Secure, Path=/, no Domain, so no other host can set or overwrite it.
+    cookie_name: str = "__Host-coditect_ws_session"
     # Session cookie lifetime; re-issued when used past half of it.
     session_ttl_seconds: int = 900
+    # Absolute limit from the launch: past it no renewal, the user launches again.
+    session_max_lifetime_seconds: int = 12 * 3600
     # At most one activity heartbeat per interval; retries back off from the base delay.
     activity_interval_seconds: float = 60.0
     activity_retry_base_seconds: float = 1.0
@@ -84,12 +89,13 @@ class Config:
         env = os.environ if env is None else env
         r = _Reader(env)
         # With slots=True, class attributes are descriptors; read defaults from the fields.
-        d = {f.name: f.default for f in fields(cls)}
+        d: dict[str, Any] = {f.name: f.default for f in fields(cls)}
+        jwks_url = r.url("JWKS_URL", required=True)
         cfg = cls(
             workspace_id=r.required("WORKSPACE_ID"),
             user_id=r.required("USER_ID"),
             tenant_id=r.required("TENANT_ID"),
-            jwks_url=r.url("JWKS_URL", required=True),
+            jwks_url=jwks_url,
             token_issuer=r.required("TOKEN_ISSUER"),
             activity_url=r.url("ACTIVITY_URL", required=True),
             activity_token=r.secret("ACTIVITY_TOKEN"),
@@ -98,8 +104,11 @@ class Config:
             listen_port=r.port("LISTEN_PORT", d["listen_port"]),
             metrics_host=r.optional("METRICS_HOST", d["metrics_host"]),
             metrics_port=r.port("METRICS_PORT", d["metrics_port"]),
-            cookie_secure=r.boolean("COOKIE_SECURE", d["cookie_secure"]),
+            app_origin=r.origin("APP_ORIGIN", origin_of(jwks_url)),
             session_ttl_seconds=int(r.number("SESSION_TTL_SECONDS", d["session_ttl_seconds"])),
+            session_max_lifetime_seconds=int(
+                r.number("SESSION_MAX_LIFETIME_SECONDS", d["session_max_lifetime_seconds"])
+            ),
             activity_interval_seconds=r.number(
                 "ACTIVITY_INTERVAL_SECONDS", d["activity_interval_seconds"]
             ),
@@ -129,7 +138,14 @@ class Config:
         )
         if cfg.listen_port == cfg.metrics_port:
             raise ConfigError("METRICS_PORT must differ from LISTEN_PORT")
+        if cfg.session_max_lifetime_seconds < cfg.session_ttl_seconds:
+            raise ConfigError("SESSION_MAX_LIFETIME_SECONDS must be at least SESSION_TTL_SECONDS")
         return cfg
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class _Reader:
@@ -174,6 +190,25 @@ class _Reader:
             raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
         return value or ""
 
+    def origin(self, name: str, default: str) -> str:
+        """``scheme://host[:port]``, nothing after it: a value for CSP ``frame-ancestors``."""
+        value = self._get(name) or default
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid port, got {value!r}") from None
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or any(c in value for c in " ;,'\"")
+        ):
+            raise ConfigError(f"{name} must be an origin like https://host[:port], got {value!r}")
+        return origin_of(value)
+
     def upstream_url(self, name: str, default: str) -> str:
         value = self._get(name) or default
         parts = urlsplit(value)
@@ -206,17 +241,6 @@ class _Reader:
         if not number > 0:
             raise ConfigError(f"{name} must be positive, got {value!r}")
         return number
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = (self._get(name) or default).upper()

@@ -4,12 +4,19 @@ Serves an HTML page at ``/`` (title "Coditect workspace", a WebSocket echo demo)
 echo at ``/ws`` (text and binary echoed; a client close code is answered with the same code).
 The local stack runs it behind a real sidecar so the launch flow works in a browser. Like Theia,
 it knows nothing about Coditect: the sidecar injects its input beacon into the page.
+
+It guards its socket as Theia does: the page sets a ``theia-connection-token`` cookie
+(``HttpOnly; SameSite=Strict``), and an upgrade without that cookie, or whose ``Origin`` host
+differs from ``Host``, is refused with 403. So what works here through the sidecar (top-level
+and inside the app's iframe) works with Theia's rules.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -47,11 +54,31 @@ document.getElementById("form").onsubmit = (e) => {
 """
 
 
+TOKEN_COOKIE = "theia-connection-token"
+CONNECTION_TOKEN = web.AppKey("connection_token", str)
+
+
 async def index(request: web.Request) -> web.Response:
-    return web.Response(text=PAGE, content_type="text/html")
+    resp = web.Response(text=PAGE, content_type="text/html")
+    token = request.app[CONNECTION_TOKEN]
+    resp.set_cookie(TOKEN_COOKIE, token, path="/", httponly=True, samesite="Strict")
+    return resp
 
 
-async def echo(request: web.Request) -> web.WebSocketResponse:
+def _refusal(request: web.Request) -> str | None:
+    """Theia's two checks on an upgrade: its cookie, and Origin's host equal to Host."""
+    if request.cookies.get(TOKEN_COOKIE) != request.app[CONNECTION_TOKEN]:
+        return "missing or wrong connection token"
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        return "origin does not match host"
+    return None
+
+
+async def echo(request: web.Request) -> web.StreamResponse:
+    refusal = _refusal(request)
+    if refusal is not None:
+        return web.Response(status=403, text=refusal)
     ws = web.WebSocketResponse(compress=False, autoclose=False, max_msg_size=0)
     await ws.prepare(request)
     # Not `async for`: it ends at a close frame before its code can be echoed.
@@ -70,6 +97,7 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
 
 def make_app() -> web.Application:
     app = web.Application()
+    app[CONNECTION_TOKEN] = secrets.token_urlsafe(16)
     app.router.add_get("/", index)
     app.router.add_get("/ws", echo)
     return app

@@ -21,6 +21,7 @@ WRITE_HIGH_WATER = 64 * 1024
 HANDSHAKE_MAX_BYTES = 64 * 1024
 
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
 
 
@@ -202,14 +203,19 @@ class Splice:
         else:
             self.abort()
 
-    def close_gracefully(self, code: int = CLOSE_GOING_AWAY, timeout: float = 2.0) -> None:
+    def close_gracefully(
+        self,
+        code: int = CLOSE_GOING_AWAY,
+        reason: str = "server shutting down",
+        timeout: float = 2.0,
+    ) -> None:
         """Ask the upstream to close (it relays the close to the client); abort after timeout."""
         if self._closing:
             return
         self._closing = True
         upstream = self._upstream
         if upstream is not None and not upstream.is_closing() and self.scanner.at_boundary:
-            upstream.write(close_frame(code, "server shutting down", masked=True))
+            upstream.write(close_frame(code, reason, masked=True))
             self._discard = True
             asyncio.get_running_loop().call_later(timeout, self.abort)
         else:
@@ -231,7 +237,7 @@ class Splice:
         elif not self.done.done():
             self.done.set_result(None)
 
-    def _client_lost(self, exc: BaseException | None) -> None:
+    def _client_lost(self, exc: Exception | None) -> None:
         upstream = self._upstream
         if upstream is not None and not upstream.is_closing():
             upstream.close()
@@ -256,7 +262,7 @@ class _ClientSide(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None  # close our side too
 
-    def connection_lost(self, exc: BaseException | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._splice._client_lost(exc)
 
     def pause_writing(self) -> None:
@@ -302,7 +308,7 @@ class _UpstreamSide(asyncio.Protocol):
         if rest:
             splice._to_client(rest)
 
-    def connection_lost(self, exc: BaseException | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._splice._upstream_lost()
 
     def pause_writing(self) -> None:

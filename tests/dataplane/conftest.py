@@ -15,9 +15,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import pytest
 import requests
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.conftest import ROOT, free_port
 
@@ -31,6 +34,45 @@ STACK_ENV = {
     "CODITECT_SIDECAR_ACTIVITY_BEACON_SECONDS": "0.5",
     "PYTHONUNBUFFERED": "1",
 }
+
+
+def loopback(url: str) -> tuple[str, dict[str, str]]:
+    """A workspace URL (``http://<id>.localhost:<port>/...``) as ``requests`` can reach it: the
+    same URL on 127.0.0.1, and the ``Host`` header naming the workspace host. (Chromium resolves
+    ``*.localhost`` itself; this machine's resolver does not.)"""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"127.0.0.1:{parts.port}")), {"Host": parts.netloc}
+
+
+class LocalhostResolver(AbstractResolver):
+    """``*.localhost`` is loopback (RFC 6761), as in Chromium; aiohttp asks the system, which
+    does not know that here."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        assert host == "localhost" or host.endswith(".localhost"), host
+        import socket
+
+        return [
+            ResolveResult(
+                hostname=host,
+                host="127.0.0.1",
+                port=port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def local_session(secure_origin: str | None = None) -> aiohttp.ClientSession:
+    """An aiohttp client for workspace hosts; with ``secure_origin`` its cookie jar treats that
+    origin as secure, as Chromium treats ``*.localhost`` (so ``Secure`` cookies work)."""
+    jar = aiohttp.CookieJar(treat_as_secure_origin=[secure_origin] if secure_origin else [])
+    connector = aiohttp.TCPConnector(resolver=LocalhostResolver())
+    return aiohttp.ClientSession(cookie_jar=jar, connector=connector)
 
 
 @dataclass

@@ -106,14 +106,20 @@ def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
                 open_ide.click()
             ide = opened.value
             ide.wait_for_load_state()
-            # Landed on the placeholder IDE through the sidecar; the token is gone from the URL.
-            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", ide.url), ide.url
+            # Landed on the placeholder IDE through the sidecar, on the workspace's own host
+            # (<id>.localhost: its own site); the token is gone from the URL.
+            host = re.fullmatch(r"http://([0-9a-f]{32}\.localhost):\d+/", ide.url)
+            assert host is not None, ide.url
             assert "token" not in ide.url
             expect(ide).to_have_title("Coditect workspace")
+            # *.localhost is a secure context: the Secure cookie works over http.
+            assert ide.evaluate("window.isSecureContext") is True
             cookies = {c["name"]: c for c in context.cookies(ide.url)}
-            session = cookies["coditect_ws_session"]
-            assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
-            assert session["domain"] == "127.0.0.1"  # host-only (no leading dot)
+            session = cookies["__Host-coditect_ws_session"]
+            assert session["httpOnly"] and session["secure"] and session["sameSite"] == "None"
+            assert session["domain"] == host[1]  # host-only (no leading dot)
+            # Partitioned, here under the workspace's own site (opened top-level).
+            assert session.get("partitionKey") == f"http://{host[1]}"
             # The page's script cannot read the HttpOnly cookie.
             assert "coditect_ws_session" not in ide.evaluate("document.cookie")
 

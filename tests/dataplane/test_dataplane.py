@@ -1,7 +1,8 @@
 """The local data plane through `python -m devstack`: a ready workspace's launch URL goes through a
 real sidecar to the placeholder IDE with a cookie, and stop/start/delete/restart manage the
-processes. Clients are real (aiohttp, requests); the cookie jar treats loopback as a secure
-origin, as Chromium does."""
+processes. Clients are real (aiohttp, requests); a workspace's host is ``<id>.localhost``,
+which they reach on loopback, and the cookie jar treats it as a secure origin, as Chromium
+does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import asyncio
 import os
 import signal
 import socket
-from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
@@ -17,15 +17,21 @@ import requests
 from yarl import URL
 
 from tests.conftest import free_port
-from tests.dataplane.conftest import Stack, pid_alive, start_stack, stop_stack, wait_until
+from tests.dataplane.conftest import (
+    Stack,
+    local_session,
+    loopback,
+    pid_alive,
+    start_stack,
+    stop_stack,
+    wait_until,
+)
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 def browser_like(origin: str) -> aiohttp.ClientSession:
-    # unsafe: accept cookies from an IP host; loopback is a secure origin (Secure cookies work).
-    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[origin])
-    return aiohttp.ClientSession(cookie_jar=jar)
+    return local_session(secure_origin=origin)
 
 
 def refused(port: int) -> bool:
@@ -61,13 +67,14 @@ def launch_and_load(launch_url: str, origin: str) -> str:
 
 
 async def anonymous_is_refused(launch_url: str, origin: str) -> None:
-    async with aiohttp.ClientSession() as raw:
+    async with local_session() as raw:
         async with raw.get(launch_url, allow_redirects=False) as hop:
             assert hop.status == 303 and hop.headers["Location"] == "/"
-            cookie = SimpleCookie(hop.headers["Set-Cookie"])[COOKIE]
-            assert cookie["httponly"] and cookie["secure"]
-            assert cookie["samesite"] == "Lax" and cookie["path"] == "/"
-            assert cookie["domain"] == ""  # host-only
+            cookie = hop.headers["Set-Cookie"]
+            assert cookie.startswith(f"{COOKIE}=")  # __Host-: host-only, Path=/, Secure
+            attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
+            assert {"httponly", "secure", "samesite=none", "partitioned", "path=/"} < attributes
+            assert not any(a.startswith("domain") for a in attributes)
         # Used once: the same launch URL again is refused, and without the cookie so is the IDE.
         async with raw.get(launch_url, allow_redirects=False) as again:
             assert again.status == 401
@@ -99,9 +106,10 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
     ws = stack.wait_status(owner, wid, "ready")
     origin = ws["url"]
     state = stack.state(wid)
+    # Its own host, so its own site: not the app's 127.0.0.1, not another workspace's.
     assert (
         state is not None
-        and origin == state["url"] == f"http://127.0.0.1:{state['sidecar']['port']}"
+        and origin == state["url"] == f"http://{wid}.localhost:{state['sidecar']['port']}"
     )
     assert ws["last_active"] is None
 
@@ -132,7 +140,8 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
     assert stack.wait_status(owner, wid, "ready")["url"] == origin
     restarted = stack.state(wid)
     assert restarted is not None and restarted["sidecar"]["pid"] != state["sidecar"]["pid"]
-    stale = requests.get(origin + "/", headers={"Cookie": f"{COOKIE}={old_cookie}"}, timeout=5)
+    url, host = loopback(origin + "/")
+    stale = requests.get(url, headers={**host, "Cookie": f"{COOKIE}={old_cookie}"}, timeout=5)
     assert stale.status_code == 401
     assert "Coditect workspace" in launch_and_load(stack.launch(owner, wid), origin)
 
@@ -153,7 +162,8 @@ def test_each_workspace_gets_its_own_sidecar_bound_to_its_owner(stack: Stack):
     assert url_a != url_b
     # Bob's launch token for his workspace is refused by Alice's sidecar (wrong audience/user).
     token = stack.launch(bob, b).split("?", 1)[1]
-    response = requests.get(f"{url_a}/__coditect/launch?{token}", allow_redirects=False, timeout=5)
+    url, host = loopback(f"{url_a}/__coditect/launch?{token}")
+    response = requests.get(url, headers=host, allow_redirects=False, timeout=5)
     assert response.status_code == 401
     for headers, wid in ((alice, a), (bob, b)):
         gone = requests.delete(f"{stack.url}/api/workspaces/{wid}", headers=headers, timeout=10)

@@ -136,6 +136,9 @@ class ActivitySink:
     # Statuses to answer with, in order; 204 once exhausted.
     statuses: list[int] = field(default_factory=list)
     posts: list[dict[str, Any]] = field(default_factory=list)
+    # A 200's JSON body (e.g. sessions_valid_after), and a Retry-After for 429s.
+    reply: dict[str, Any] | None = None
+    retry_after: str | None = None
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -156,6 +159,10 @@ async def activity_sink() -> AsyncIterator[ActivitySink]:
                 "at": time.monotonic(),
             }
         )
+        if status == 200 and sink.reply is not None:
+            return web.json_response(sink.reply)
+        if status == 429 and sink.retry_after is not None:
+            return web.Response(status=status, headers={"Retry-After": sink.retry_after})
         return web.Response(status=status)
 
     app = web.Application()
@@ -229,6 +236,11 @@ def upstream_app(state: Upstream) -> web.Application:
         resp.headers["Keep-Alive"] = "timeout=5"
         resp.set_cookie("theia_a", "1")
         resp.set_cookie("theia_b", "2")
+        # Theia's own: what the browser would not send inside the app's iframe.
+        resp.set_cookie("theia-connection-token", "t0k", httponly=True, samesite="Strict")
+        # A cookie for every host under a parent domain, and an attempt to replace our session.
+        resp.set_cookie("tossed", "x", domain="coditect.test")
+        resp.set_cookie("__Host-coditect_ws_session", "forged", secure=True)
         return resp
 
     async def gzip_body(request: web.Request) -> web.Response:

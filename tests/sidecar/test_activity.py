@@ -272,9 +272,10 @@ async def test_retry_on_500_then_success(
     assert (await beacon(client, sidecar, sidecar.bearer())).status == 204
     await wait_for(lambda: len(sidecar.sink.delivered) == 1)
     assert [p["status"] for p in sidecar.sink.posts] == [500, 503, 204]
-    # Backoff: 0.05 s then 0.1 s between attempts.
+    # Backoff with jitter: 0.025-0.05 s, then 0.05-0.1 s between attempts.
     attempts = [p["at"] for p in sidecar.sink.posts]
-    assert attempts[2] - attempts[1] >= attempts[1] - attempts[0] >= 0.04
+    assert attempts[1] - attempts[0] >= 0.02
+    assert attempts[2] - attempts[1] >= 0.045
     registry = sidecar.state.metrics.registry
     assert registry.get_sample_value("sidecar_activity_heartbeats_total", {"result": "ok"}) == 1
     assert registry.get_sample_value("sidecar_activity_heartbeats_total", {"result": "retry"}) == 2

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .conftest import SidecarFactory, SidecarUnderTest, mint
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 def b64(data: bytes) -> str:
@@ -36,7 +36,10 @@ async def launch(
 async def assert_refused(resp: aiohttp.ClientResponse, code: str | None = None) -> None:
     assert resp.status == 401
     assert "Location" not in resp.headers
-    assert COOKIE not in resp.cookies
+    # Never a session; a refused cookie is cleared (empty, Max-Age=0).
+    if COOKIE in resp.cookies:
+        assert resp.cookies[COOKIE].value == ""
+        assert resp.cookies[COOKIE]["max-age"] == "0"
     body = await resp.json()
     assert set(body["error"]) == {"code", "message"}
     if code is not None:
@@ -57,11 +60,12 @@ async def test_launch_sets_cookie_and_redirects(
         assert resp.headers["Referrer-Policy"] == "no-referrer"
         raw = resp.headers["Set-Cookie"]
         morsel = resp.cookies[COOKIE]
+    assert raw.startswith("__Host-coditect_ws_session=")
     attributes = [part.strip().lower() for part in raw.split(";")]
-    assert "httponly" in attributes
-    assert "secure" in attributes
-    assert "samesite=lax" in attributes
-    assert "path=/" in attributes
+    # Usable inside the app's cross-site iframe (None + Partitioned), readable by no script,
+    # and bound to this host (__Host-: Secure, Path=/, no Domain).
+    for attribute in ("httponly", "secure", "samesite=none", "partitioned", "path=/"):
+        assert attribute in attributes
     assert not any(a.startswith("domain") for a in attributes)
     assert morsel["max-age"] == "900"
 
@@ -252,7 +256,7 @@ async def test_bad_bearer_tokens_refused(
 async def test_cookie_websocket_from_another_origin_refused(
     sidecar: SidecarUnderTest, client: aiohttp.ClientSession
 ) -> None:
-    # SameSite=Lax sends the cookie from a sibling subdomain (same site): the Origin decides.
+    # Chromium sends no Fetch metadata on a WebSocket handshake: the Origin decides.
     cookie = {"Cookie": f"{COOKIE}={await sidecar.launch(client)}"}
     client.cookie_jar.clear()  # sent explicitly below, so the Bearer case goes without it
     host = sidecar.url.removeprefix("http://")
@@ -262,7 +266,7 @@ async def test_cookie_websocket_from_another_origin_refused(
         assert excinfo.value.status == 403
     assert sidecar.upstream.ws_paths == []  # nothing reached the IDE
     registry = sidecar.state.metrics.registry
-    assert registry.get_sample_value("sidecar_auth_failures_total", {"reason": "origin"}) == 3
+    assert registry.get_sample_value("sidecar_auth_failures_total", {"reason": "cross_site"}) == 3
 
     # The IDE's own page (same host, any scheme: TLS ends at the ingress) and non-browser
     # clients (no Origin) get through; so does a Bearer token, which no page can make a
@@ -276,11 +280,13 @@ async def test_cookie_websocket_from_another_origin_refused(
         async with client.ws_connect(sidecar.ws_url(), headers=headers) as ws:
             await ws.send_str("hi")
             assert await ws.receive_str(timeout=5) == "hi"
-    # Plain HTTP with the cookie is unaffected by Origin (SameSite and CORS cover it).
+    # Plain HTTP with the cookie from another origin is refused too (SameSite=None lets the
+    # browser send the cookie, so the sidecar decides).
     async with client.get(
         f"{sidecar.url}/echo", headers={**cookie, "Origin": "https://elsewhere.test"}
     ) as resp:
-        assert resp.status == 200
+        assert resp.status == 403
+        assert (await resp.json())["error"]["code"] == "forbidden_origin"
 
 
 async def test_forged_or_foreign_cookie_refused(

@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import SidecarFactory, SidecarUnderTest, wait_for
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 CHUNK = 256 * 1024
 TOTAL = 20 * 1024 * 1024
 
@@ -137,9 +137,12 @@ async def test_only_our_cookie_dropped(
 async def test_response_headers(sidecar: SidecarUnderTest, client: aiohttp.ClientSession) -> None:
     async with client.get(f"{sidecar.url}/cookies", headers=sidecar.bearer()) as resp:
         assert resp.status == 200
+        # The IDE's cookies work in the app's iframe (None, Partitioned); one for other hosts
+        # (Domain) and one naming our session cookie never reach the browser.
         assert sorted(resp.headers.getall("Set-Cookie")) == [
-            "theia_a=1; Path=/",
-            "theia_b=2; Path=/",
+            "theia-connection-token=t0k; HttpOnly; Path=/; Secure; SameSite=None; Partitioned",
+            "theia_a=1; Path=/; Secure; SameSite=None; Partitioned",
+            "theia_b=2; Path=/; Secure; SameSite=None; Partitioned",
         ]
         assert "X-Secret-Hop" not in resp.headers
         assert "Keep-Alive" not in resp.headers

@@ -86,7 +86,10 @@ def test_bad_config_refuses_to_start(change: dict[str, str], named: str) -> None
         ({"ACTIVITY_URL": "ftp://x"}, "ACTIVITY_URL"),
         ({"ACTIVITY_TOKEN": None}, "ACTIVITY_TOKEN"),
         ({"METRICS_PORT": "70000"}, "METRICS_PORT"),
-        ({"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE"),
+        ({"APP_ORIGIN": "https://app.test/path"}, "APP_ORIGIN"),
+        ({"APP_ORIGIN": "https://app.test 'unsafe-inline'"}, "APP_ORIGIN"),
+        ({"APP_ORIGIN": "javascript:x"}, "APP_ORIGIN"),
+        ({"SESSION_MAX_LIFETIME_SECONDS": "60"}, "SESSION_MAX_LIFETIME_SECONDS"),
         ({"UPSTREAM_URL": "http://127.0.0.1"}, "UPSTREAM_URL"),
         ({"UPSTREAM_URL": "http://127.0.0.1:3000/theia"}, "UPSTREAM_URL"),
         ({"ACTIVITY_INTERVAL_SECONDS": "-1"}, "ACTIVITY_INTERVAL_SECONDS"),
@@ -107,10 +110,15 @@ def test_config_errors_name_the_variable(change: dict[str, str | None], named: s
 
 def test_config_defaults() -> None:
     cfg = Config.from_env(base_env())
-    assert (cfg.listen_port, cfg.metrics_port, cfg.cookie_secure) == (8080, 9090, True)
+    assert (cfg.listen_port, cfg.metrics_port) == (8080, 9090)
+    assert cfg.cookie_name == "__Host-coditect_ws_session"
+    assert cfg.session_max_lifetime_seconds == 12 * 3600
     assert cfg.audience == f"workspace:{WORKSPACE}"
     assert ACTIVITY_TOKEN not in repr(cfg)
-    assert Config.from_env(base_env(COOKIE_SECURE="false")).cookie_secure is False
+    # The app's origin (frame-ancestors): the platform's, where it serves its JWKS, unless set.
+    assert cfg.app_origin == "http://127.0.0.1:1"
+    other = Config.from_env(base_env(APP_ORIGIN="https://App.Example.test:8443/"))
+    assert other.app_origin == "https://app.example.test:8443"
 
 
 async def wait_until_counted(session: aiohttp.ClientSession, metrics_port: int) -> None:

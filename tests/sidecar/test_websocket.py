@@ -11,7 +11,7 @@ from yarl import URL
 
 from .conftest import SidecarFactory, SidecarUnderTest, wait_for
 
-COOKIE = "coditect_ws_session"
+COOKIE = "__Host-coditect_ws_session"
 
 
 async def test_text_and_binary_frames(
@@ -204,3 +204,38 @@ async def test_many_connections(sidecar: SidecarUnderTest) -> None:
             assert await ws.receive_str() == str(i)
         await asyncio.gather(*(ws.close() for ws in sockets))
     await wait_for(lambda: sidecar.state.active_connections == 0)
+
+
+async def test_frames_sent_with_the_upgrade_request_are_relayed(
+    sidecar: SidecarUnderTest,
+) -> None:
+    # A client may send frames right behind its upgrade request, without waiting for the 101:
+    # aiohttp has then read them already, into RequestHandler._message_tail (private), which
+    # the proxy hands to the splice. If aiohttp renames or drops it, this fails loudly here
+    # (and the proxy raises) instead of those frames vanishing.
+    from aiohttp.web_protocol import RequestHandler
+
+    assert "_message_tail" in RequestHandler.__slots__
+    host = sidecar.url.removeprefix("http://")
+    token = sidecar.bearer()["Authorization"]
+    request = (
+        f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: {token}\r\n\r\n"
+    ).encode()
+    frames = masked_frame(0x1, b"early one") + masked_frame(0x1, b"early two")
+    reader, writer = await asyncio.open_connection("127.0.0.1", URL(sidecar.url).port)
+    try:
+        writer.write(request + frames)  # one write: both land in aiohttp's first read
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101")
+        received = b""
+        want = b"\x81\x09early one\x81\x09early two"
+        while len(received) < len(want):
+            chunk = await asyncio.wait_for(reader.read(1024), 5)
+            assert chunk, f"connection closed after {received!r}"
+            received += chunk
+        assert received == want  # the upstream echoed both, unmasked
+    finally:
+        writer.close()
