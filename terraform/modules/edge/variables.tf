@@ -1,13 +1,16 @@
 variable "project_id" {
-  type = string
+  description = "GCP project of the load balancer."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the functions (their serverless NEGs)."
+  type        = string
 }
 
 variable "environment" {
-  type = string
+  description = "staging or prod: prefixes the load balancer's resource names."
+  type        = string
 }
 
 variable "domain" {
@@ -30,7 +33,8 @@ variable "default_function" {
 }
 
 variable "workspace_neg_name" {
-  type = string
+  description = "Name of the standalone NEGs of the workspace ingress (one per zone)."
+  type        = string
 }
 
 variable "workspace_neg_zones" {

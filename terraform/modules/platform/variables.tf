@@ -1,5 +1,6 @@
 variable "project_id" {
-  type = string
+  description = "GCP project of the platform."
+  type        = string
 }
 
 variable "environment" {
@@ -8,8 +9,9 @@ variable "environment" {
 }
 
 variable "region" {
-  type    = string
-  default = "europe-west1"
+  description = "Region of the functions, the GKE cluster and the network."
+  type        = string
+  default     = "europe-west1"
 }
 
 variable "domain" {
@@ -28,7 +30,8 @@ variable "source_bucket" {
 }
 
 variable "alert_email" {
-  type = string
+  description = "Where alert policies and the budget send mail."
+  type        = string
 }
 
 variable "billing_account" {
@@ -48,6 +51,7 @@ variable "min_instances_public" {
 }
 
 variable "network_cidrs" {
+  description = "Address ranges: GKE nodes, pods and services, the functions' egress subnet and the control plane."
   type = object({
     nodes     = optional(string, "10.10.0.0/20")
     pods      = optional(string, "10.20.0.0/14")
@@ -59,6 +63,7 @@ variable "network_cidrs" {
 }
 
 variable "workspace_nodes" {
+  description = "The autoscaled, tainted node pool the workspace pods run on."
   type = object({
     machine_type = optional(string, "e2-standard-4")
     min_count    = optional(number, 1)
@@ -69,6 +74,7 @@ variable "workspace_nodes" {
 }
 
 variable "system_nodes" {
+  description = "The node pool of the platform workloads (FoundationDB, ingress, system pods)."
   type = object({
     machine_type = optional(string, "e2-standard-4")
     count        = optional(number, 1)
@@ -106,8 +112,9 @@ variable "function_env" {
 }
 
 variable "idle_cleanup_schedule" {
-  type    = string
-  default = "*/5 * * * *"
+  description = "Cron schedule of the idle-cleanup function (Cloud Scheduler)."
+  type        = string
+  default     = "*/5 * * * *"
 }
 
 variable "workspace_reconcile" {
