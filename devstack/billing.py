@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_API_KEY = "sk_test_coditect_local"
 DEFAULT_WEBHOOK_SECRET = "whsec_coditect_local"
 WEBHOOK_ID = "coditect"
+
+
 # localstripe speaks plans, not prices: these ids stand where production has price ids.
 class LocalPlan(TypedDict):
     id: str
