@@ -33,13 +33,13 @@ DEFAULT_WEBHOOK_SECRET = "whsec_coditect_local"
 WEBHOOK_ID = "coditect"
 
 
-# localstripe speaks plans, not prices: these ids stand where production has price ids.
 class LocalPlan(TypedDict):
     id: str
     amount: int  # cents a month
     name: str
 
 
+# localstripe speaks plans, not prices: these ids stand where production has price ids.
 LOCAL_PLANS: dict[str, LocalPlan] = {
     "starter": {"id": "coditect-starter-monthly", "amount": 2900, "name": "Coditect Starter"},
     "pro": {"id": "coditect-pro-monthly", "amount": 9900, "name": "Coditect Pro"},
