@@ -86,6 +86,8 @@ variable "workspace_nodes" {
     min_count    = optional(number, 1)
     max_count    = optional(number, 20)
     disk_size_gb = optional(number, 100)
+    # Processes (threads included) one pod may run: Theia, language servers, the user's builds.
+    pod_pids_limit = optional(number, 4096)
   })
   default = {}
 }
