@@ -1,5 +1,5 @@
 # The Kubernetes side: FoundationDB (operator + cluster + backups), the ingress that serves
-# *.ws.<domain> behind the load balancer, and the provisioner's RBAC.
+# *.ws.<domain> behind the load balancer. The provisioner's rights are in provisioner.tf.
 
 locals {
   fdb_namespace = "fdb"
@@ -225,46 +225,4 @@ resource "helm_release" "workspace_ingress" {
       admissionWebhooks = { enabled = true }
     }
   })]
-}
-
-# The provisioner may manage exactly the kinds a workspace is made of (shared/provisioner/objects.py:
-# namespace, service account, quota, limits, network policy, activity secret, PVC, pod, service,
-# ingress) in any namespace, since it creates the per-user ones. No RBAC objects, no nodes, no
-# custom resources: it cannot grant itself more, nor touch FoundationDB's cluster definition.
-resource "kubernetes_cluster_role_v1" "provisioner" {
-  metadata {
-    name = "coditect-provisioner"
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["namespaces", "persistentvolumeclaims", "pods", "services", "serviceaccounts", "secrets", "resourcequotas", "limitranges"]
-    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["events", "pods/log"]
-    verbs      = ["get", "list", "watch"]
-  }
-  rule {
-    api_groups = ["networking.k8s.io"]
-    resources  = ["networkpolicies", "ingresses"]
-    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
-  }
-}
-
-# GKE maps a Google service account to the RBAC user named by its email.
-resource "kubernetes_cluster_role_binding_v1" "provisioner" {
-  metadata {
-    name = "coditect-provisioner"
-  }
-  role_ref {
-    api_group = "rbac.authorization.k8s.io"
-    kind      = "ClusterRole"
-    name      = kubernetes_cluster_role_v1.provisioner.metadata[0].name
-  }
-  subject {
-    kind      = "User"
-    name      = var.provisioner_service_account
-    api_group = "rbac.authorization.k8s.io"
-  }
 }
