@@ -69,4 +69,5 @@ module "edge" {
   http_functions      = module.platform.http_functions
   workspace_neg_name  = module.cluster.workspace_neg_name
   workspace_neg_zones = var.zones
+  workspace_egress    = module.platform.nat_addresses
 }

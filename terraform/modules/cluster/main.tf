@@ -182,6 +182,10 @@ resource "kubernetes_namespace_v1" "ingress" {
   }
 }
 
+locals {
+  ingress_log_format = "$remote_addr - $remote_user [$time_local] \"$request_method $uri $server_protocol\" $status $body_bytes_sent \"$http_user_agent\" $request_length $request_time [$proxy_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id"
+}
+
 resource "helm_release" "workspace_ingress" {
   name       = "ingress-nginx"
   namespace  = kubernetes_namespace_v1.ingress.metadata[0].name
@@ -215,6 +219,9 @@ resource "helm_release" "workspace_ingress" {
         "ssl-protocols"              = "TLSv1.2 TLSv1.3"
         "use-gzip"                   = "false"
         "compute-full-forwarded-for" = "true"
+        # The default format logs "$request", query string included, and a workspace's launch
+        # link carries its one-time token in the query: log the path ($uri) only.
+        "log-format-upstream" = local.ingress_log_format
       }
       service = {
         type = "ClusterIP"

@@ -136,3 +136,13 @@ variable "sidecar_image" {
   description = "The workspace sidecar image, tagged by commit (cloudbuild.yaml pushes it)."
   type        = string
 }
+
+variable "nat_address_count" {
+  description = "Reserved Cloud NAT addresses (64k ports each); modules/edge names each in a Cloud Armor expression, which allows few subexpressions."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.nat_address_count >= 1 && var.nat_address_count <= 3
+    error_message = "1 to 3 NAT addresses: Cloud Armor expressions allow at most 5 subexpressions."
+  }
+}
