@@ -6,13 +6,41 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .cluster import NODE_NAME, READY_DELAY_ANNOTATION, Obj, now
-from .kinds import BY_PLURAL, POD
+from .faults import FaultBook
+from .kinds import BY_PLURAL, POD, Kind
+from .meta import NODE_NAME, READY_DELAY_ANNOTATION, Obj, now
 
-if TYPE_CHECKING:
-    from .cluster import Cluster
+
+class PodTimings(Protocol):
+    ready_delay: float
+    fault_interval: float | None
+
+
+class PodHost(Protocol):
+    """What the simulator needs of the cluster (the cluster implements it; no import cycle)."""
+
+    faults: FaultBook
+    loop: asyncio.AbstractEventLoop | None
+
+    @property
+    def config(self) -> PodTimings: ...
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Obj | None: ...
+
+    def mutate(self, kind: Kind, obj: Obj, fn: Any) -> Obj | None: ...
+
+    def record_event(
+        self,
+        obj: Obj,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str = ...,
+        field_path: str | None = ...,
+    ) -> None: ...
+
 
 _BACKOFF_CAP = 16  # repeated failure events back off x2 up to this many intervals
 
@@ -40,7 +68,7 @@ def _container_path(name: str, init: bool = False) -> str:
 
 
 class PodSimulator:
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: PodHost) -> None:
         self.cluster = cluster
         self._timers: dict[str, list[asyncio.TimerHandle | asyncio.Handle]] = {}
         self._ips = itertools.count(2)
@@ -112,7 +140,7 @@ class PodSimulator:
     # ------------------------------------------------------------ lifecycle
 
     def start(self, pod: Obj) -> None:
-        fault = self.cluster.take_fault(pod)
+        fault = self.cluster.faults.take(pod)
         self._at(pod, 0, self._schedule, fault)
 
     def _schedule(self, pod: Obj, fault: str | None) -> None:

@@ -21,7 +21,9 @@ _EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside `in (...)` / `notin (...)` parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -36,10 +38,29 @@ def _split_top(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+LabelTest = Callable[[dict[str, str]], bool]
+
+
+def _label_in(key: str, values: set[str]) -> LabelTest:
+    return lambda labels: labels.get(key) in values
+
+
+def _label_not_in(key: str, values: set[str]) -> LabelTest:
+    return lambda labels: labels.get(key) not in values
+
+
+def _label_present(key: str) -> LabelTest:
+    return lambda labels: key in labels
+
+
+def _label_absent(key: str) -> LabelTest:
+    return lambda labels: key not in labels
+
+
 def parse_label_selector(text: str | None) -> Matcher:
     if not text or not text.strip():
         return lambda _obj: True
-    reqs: list[Callable[[dict[str, str]], bool]] = []
+    reqs: list[LabelTest] = []
     for part in _split_top(text):
         if m := _SET_RE.match(part):
             key, op, raw = m.group(1), m.group(2), m.group(3)
@@ -50,22 +71,22 @@ def parse_label_selector(text: str | None) -> Matcher:
                     f"values set can't be empty: {part.strip()}"
                 )
             if op == "in":
-                reqs.append(lambda ls, k=key, vs=values: ls.get(k) in vs)
+                reqs.append(_label_in(key, values))
             else:
                 # Like the real server: notin matches objects without the label too.
-                reqs.append(lambda ls, k=key, vs=values: ls.get(k) not in vs)
+                reqs.append(_label_not_in(key, values))
         elif m := _CMP_RE.match(part):
             key, op, val = m.group(1), m.group(2), m.group(3)
             if op == "!=":
-                reqs.append(lambda ls, k=key, v=val: ls.get(k) != v)
+                reqs.append(_label_not_in(key, {val}))
             else:
-                reqs.append(lambda ls, k=key, v=val: ls.get(k) == v)
+                reqs.append(_label_in(key, {val}))
         elif m := _EXISTS_RE.match(part):
             neg, key = m.group(1), m.group(2)
             if neg:
-                reqs.append(lambda ls, k=key: k not in ls)
+                reqs.append(_label_absent(key))
             else:
-                reqs.append(lambda ls, k=key: k in ls)
+                reqs.append(_label_present(key))
         else:
             raise bad_request(f"unable to parse requirement: invalid label selector: {part!r}")
 

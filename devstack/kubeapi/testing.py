@@ -77,7 +77,9 @@ class Kube:
     ) -> Any:
         return self.wait_for(
             lambda: (
-                (p := self.core.read_namespaced_pod(name, namespace)).status.phase == phase and p
+                (p := self.core.read_namespaced_pod(name, namespace)).status
+                and p.status.phase == phase
+                and p
             ),
             timeout,
         )

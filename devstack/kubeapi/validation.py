@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource

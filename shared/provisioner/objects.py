@@ -3,260 +3,116 @@
 Nothing here talks to a cluster (kubespawner's objects.py pattern); tests compare the output to
 expected dicts. The reconciler decides when to create, adopt or delete them.
 
-Per user: a namespace ``u-<user>`` (Pod Security Admission ``restricted``) holding a
-ServiceAccount with token automount off, a ResourceQuota and LimitRange sized by plan, and a
-NetworkPolicy (ingress only from the ingress controller; egress only DNS and the public internet).
-No Role/RoleBinding: nothing in a workspace pod calls the Kubernetes API (the sidecar is
-configured by environment and talks to the platform over HTTPS), so the account gets no rights.
+Per user (:mod:`shared.provisioner.per_user`): the namespace ``u-<user>`` and its
+ServiceAccount, ResourceQuota, LimitRange and NetworkPolicy. No Role/RoleBinding: nothing in a
+workspace pod calls the Kubernetes API (the sidecar is configured by environment and talks to the
+platform over HTTPS), so the account gets no rights.
 
-Per workspace: the activity Secret, a PVC, the pod (Theia :3000 + sidecar :8080), a Service and
-an Ingress for ``<workspace slug>.<domain>`` with TLS from cert-manager.
+Per workspace: the activity Secret, a PVC, the pod (:mod:`shared.provisioner.pod`), a Service
+and an Ingress for ``<workspace slug>.<domain>`` with TLS from cert-manager.
 
-The pod passes checkov's Kubernetes checks (tests/infra/test_checkov.py): a high uid, read-only
-root filesystems (Theia writes only to the disk, an emptyDir ``/tmp`` and an emptyDir home),
-liveness and readiness probes, the activity credential as a mounted file rather than an
-environment variable. What stays is skipped on the pod itself with its reason
-(``checkov.io/skip<n>`` annotations, :func:`_checkov_skips`).
+This module assembles them and keeps every name the reconciler and tests use importable from
+here (labels and names come from :mod:`shared.provisioner.identity`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
-from shared.provisioner.slugs import label_value, user_namespace, workspace_slug
-from shared.workspaces.config import (
-    BLOCKED_EGRESS_CIDRS,
-    POD_SIZES,
-    SIDECAR_SIZE,
-    PodSize,
-    WorkspaceSettings,
+from shared.provisioner.identity import (
+    A_SETUP,
+    APP,
+    L_APP,
+    L_MANAGED,
+    L_TENANT,
+    L_USER,
+    L_WORKSPACE,
+    MANAGED_BY,
+    SETUP_VERSION,
+    Names,
+    Obj,
+    is_ours,
+    owner_labels,
 )
+from shared.provisioner.identity import object_meta as _meta
+from shared.provisioner.per_user import (
+    LIMITS,
+    NETWORK_POLICY,
+    QUOTA,
+    make_limit_range,
+    make_namespace,
+    make_network_policy,
+    make_resource_quota,
+    make_service_account,
+    pod_total,
+)
+from shared.provisioner.pod import (
+    ACTIVITY_TOKEN_KEY,
+    HOME,
+    METRICS_PORT,
+    SECRET_DIR,
+    SERVICE_ACCOUNT,
+    SIDECAR_PORT,
+    THEIA_PORT,
+    UID,
+    WORKSPACE_PLACEMENT,
+    Placement,
+    make_pod,
+    pinned,
+    pull_policy,
+)
+from shared.provisioner.slugs import label_value, user_namespace, workspace_slug
+from shared.workspaces.config import POD_SIZES, WorkspaceSettings
 
-Obj = dict[str, Any]
-
-MANAGED_BY = "coditect-provisioner"
-APP = "coditect-workspace"
-L_APP = "app.kubernetes.io/name"
-L_MANAGED = "app.kubernetes.io/managed-by"
-L_TENANT = "coditect.dev/tenant"
-L_USER = "coditect.dev/user"
-L_WORKSPACE = "coditect.dev/workspace"
-# On the namespace: the setup (plan and layout version) its per-user objects were made for, so
-# a second workspace of the same user skips four calls that would each answer AlreadyExists.
-A_SETUP = "coditect.dev/setup"
-SETUP_VERSION = "2"
-SERVICE_ACCOUNT = "workspace"
-QUOTA = "workspace-quota"
-LIMITS = "workspace-limits"
-NETWORK_POLICY = "workspace-isolation"
-ACTIVITY_TOKEN_KEY = "activity-token"
-HOME = "/home/project"
-THEIA_PORT = 3000
-SIDECAR_PORT = 8080
-METRICS_PORT = 9090
-# A high uid (checkov CKV_K8S_40: no clash with a host user); sidecar/Dockerfile uses the same.
-UID = 10001
-# Theia's writable places besides the disk: the root filesystem is read-only.
-TMP = "/tmp"  # noqa: S108 (a mount point in the pod: its own emptyDir, not a host path)
-USER_HOME = "/home/coditect"
-SCRATCH_LIMIT = "2Gi"
-# The sidecar reads its activity credential from this file (ACTIVITY_TOKEN_FILE).
-SECRET_DIR = "/var/run/coditect/activity"
-
-
-def owner_labels(user_id: str, tenant_id: str, workspace_id: str | None = None) -> dict[str, str]:
-    labels = {
-        L_APP: APP,
-        L_MANAGED: MANAGED_BY,
-        L_TENANT: label_value(tenant_id),
-        L_USER: label_value(user_id),
-    }
-    if workspace_id:
-        labels[L_WORKSPACE] = label_value(workspace_id)
-    return labels
-
-
-def is_ours(obj: Obj, labels: dict[str, str]) -> bool:
-    """Adopt an existing object only if every one of our identifying labels is on it."""
-    found = (obj.get("metadata") or {}).get("labels") or {}
-    return all(found.get(k) == v for k, v in labels.items())
-
-
-def _meta(name: str, namespace: str | None, labels: dict[str, str], **extra: Any) -> Obj:
-    meta: Obj = {"name": name, "labels": dict(labels)}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    meta.update(extra)
-    return meta
-
-
-# -- per user ------------------------------------------------------------------------------------
-def make_namespace(name: str, labels: dict[str, str]) -> Obj:
-    psa = {
-        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-    }
-    psa["pod-security.kubernetes.io/enforce-version"] = "latest"
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": _meta(name, None, {**labels, **psa}),
-    }
-
-
-def make_service_account(namespace: str, labels: dict[str, str]) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": _meta(SERVICE_ACCOUNT, namespace, labels),
-        "automountServiceAccountToken": False,
-    }
-
-
-def _times(quantity: str, n: int) -> str:
-    """``n`` times a CPU or memory quantity in the same unit (``"250m" * 3 -> "750m"``)."""
-    for unit in ("Gi", "Mi", "m"):
-        if quantity.endswith(unit):
-            return f"{int(quantity[: -len(unit)]) * n}{unit}"
-    return str(int(quantity) * n)
-
-
-def pod_total(size: PodSize, sidecar: PodSize = SIDECAR_SIZE) -> PodSize:
-    """Theia's size plus the sidecar's, in the smallest unit of each."""
-
-    return PodSize(
-        f"{_milli(size.cpu_request) + _milli(sidecar.cpu_request)}m",
-        f"{_milli(size.cpu_limit) + _milli(sidecar.cpu_limit)}m",
-        f"{_mebi(size.memory_request) + _mebi(sidecar.memory_request)}Mi",
-        f"{_mebi(size.memory_limit) + _mebi(sidecar.memory_limit)}Mi",
-    )
-
-
-def _milli(cpu: str) -> int:
-    return int(cpu[:-1]) if cpu.endswith("m") else int(cpu) * 1000
-
-
-def _mebi(memory: str) -> int:
-    if memory.endswith("Gi"):
-        return int(memory[:-2]) * 1024
-    if memory.endswith("Mi"):
-        return int(memory[:-2])
-    raise ValueError(f"memory quantities are in Mi or Gi, got {memory!r}")
-
-
-def make_resource_quota(
-    namespace: str,
-    labels: dict[str, str],
-    *,
-    plan: str,
-    running: int,
-    storage_gb: int,
-    volumes: int,
-) -> Obj:
-    per_pod = pod_total(POD_SIZES[plan])
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": _meta(QUOTA, namespace, labels),
-        "spec": {
-            "hard": {
-                "pods": str(running),
-                "requests.cpu": _times(per_pod.cpu_request, running),
-                "limits.cpu": _times(per_pod.cpu_limit, running),
-                "requests.memory": _times(per_pod.memory_request, running),
-                "limits.memory": _times(per_pod.memory_limit, running),
-                "requests.storage": f"{storage_gb}Gi",
-                "persistentvolumeclaims": str(volumes),
-                "services.loadbalancers": "0",
-                "services.nodeports": "0",
-            }
-        },
-    }
-
-
-def make_limit_range(namespace: str, labels: dict[str, str], *, plan: str) -> Obj:
-    size = POD_SIZES[plan]
-    return {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": _meta(LIMITS, namespace, labels),
-        "spec": {
-            "limits": [
-                {
-                    "type": "Container",
-                    "default": {"cpu": SIDECAR_SIZE.cpu_limit, "memory": SIDECAR_SIZE.memory_limit},
-                    "defaultRequest": {
-                        "cpu": SIDECAR_SIZE.cpu_request,
-                        "memory": SIDECAR_SIZE.memory_request,
-                    },
-                    "max": {"cpu": size.cpu_limit, "memory": size.memory_limit},
-                }
-            ]
-        },
-    }
-
-
-def make_network_policy(
-    namespace: str,
-    labels: dict[str, str],
-    *,
-    ingress_namespace: str,
-    extra_denied: tuple[str, ...] = (),
-) -> Obj:
-    denied = list(dict.fromkeys([*BLOCKED_EGRESS_CIDRS, *extra_denied]))
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(NETWORK_POLICY, namespace, labels),
-        "spec": {
-            "podSelector": {},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}
-                            }
-                        }
-                    ],
-                    "ports": [{"protocol": "TCP", "port": SIDECAR_PORT}],
-                }
-            ],
-            "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            },
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
-                # No ports: any port of a public address. No ::/0 rule: IPv6 egress is denied.
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": denied}}]},
-            ],
-        },
-    }
-
-
-# -- per workspace -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Names:
-    namespace: str
-    slug: str  # pod, Service and Ingress name, and the host's first label
-    pvc: str
-    secret: str
-    tls_secret: str
-
-    @classmethod
-    def of(cls, user_id: str, workspace_id: str) -> Names:
-        slug = workspace_slug(workspace_id)
-        return cls(user_namespace(user_id), slug, f"{slug}-home", f"{slug}-activity", f"{slug}-tls")
+__all__ = [
+    "ACTIVITY_TOKEN_KEY",
+    "APP",
+    "A_SETUP",
+    "HOME",
+    "LIMITS",
+    "L_APP",
+    "L_MANAGED",
+    "L_TENANT",
+    "L_USER",
+    "L_WORKSPACE",
+    "MANAGED_BY",
+    "METRICS_PORT",
+    "NETWORK_POLICY",
+    "POD_SIZES",
+    "QUOTA",
+    "SECRET_DIR",
+    "SERVICE_ACCOUNT",
+    "SETUP_VERSION",
+    "SIDECAR_PORT",
+    "THEIA_PORT",
+    "UID",
+    "WORKSPACE_PLACEMENT",
+    "Names",
+    "Obj",
+    "Placement",
+    "is_ours",
+    "make_activity_secret",
+    "make_ingress",
+    "make_limit_range",
+    "make_namespace",
+    "make_network_policy",
+    "make_pod",
+    "make_pvc",
+    "make_resource_quota",
+    "make_service",
+    "make_service_account",
+    "owner_labels",
+    "pinned",
+    "pod_total",
+    "pull_policy",
+    "setup_marker",
+    "sidecar_env",
+    "user_objects",
+    "workspace_host",
+    "workspace_objects",
+]
 
 
 def make_activity_secret(name: str, namespace: str, labels: dict[str, str], token: str) -> Obj:
@@ -280,149 +136,6 @@ def make_pvc(
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": storage_class,
             "resources": {"requests": {"storage": f"{storage_gb}Gi"}},
-        },
-    }
-
-
-def _resources(size: PodSize) -> Obj:
-    return {
-        "requests": {"cpu": size.cpu_request, "memory": size.memory_request},
-        "limits": {"cpu": size.cpu_limit, "memory": size.memory_limit},
-    }
-
-
-_LOCKED_DOWN = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-def pinned(image: str) -> bool:
-    """True for an image given by digest (``name@sha256:...``): the same bytes on every node."""
-    return "@sha256:" in image
-
-
-def pull_policy(image: str) -> str:
-    # A tag can be moved to other bytes, so it is re-resolved on every start (checkov
-    # CKV_K8S_15); a digest cannot, so the node's copy is used.
-    return "IfNotPresent" if pinned(image) else "Always"
-
-
-def _checkov_skips(*images: str) -> dict[str, str]:
-    """The checks the pod does not meet, each with its reason, as checkov reads them."""
-    reasons = []
-    if not all(pinned(image) for image in images):
-        reasons.append(
-            "CKV_K8S_43=images come from WORKSPACE_THEIA_IMAGE and WORKSPACE_SIDECAR_IMAGE; "
-            "given as name@sha256 digests this check applies and passes, given as tags they "
-            "are pulled with imagePullPolicy Always (see docs/deploy.md)"
-        )
-    return {f"checkov.io/skip{n}": reason for n, reason in enumerate(reasons, start=1)}
-
-
-def make_pod(
-    names: Names,
-    labels: dict[str, str],
-    *,
-    theia_image: str,
-    sidecar_image: str,
-    size: PodSize,
-    sidecar_env: dict[str, str],
-) -> Obj:
-    env = [{"name": k, "value": v} for k, v in sidecar_env.items()]
-    # A file, not an environment variable: not inherited by child processes nor shown in the
-    # pod spec's env, and only the sidecar mounts it (Theia runs the user's code).
-    env.append({"name": "ACTIVITY_TOKEN_FILE", "value": f"{SECRET_DIR}/{ACTIVITY_TOKEN_KEY}"})
-    skips = _checkov_skips(theia_image, sidecar_image)
-    extra = {"annotations": skips} if skips else {}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": _meta(names.slug, names.namespace, labels, **extra),
-        "spec": {
-            "serviceAccountName": SERVICE_ACCOUNT,
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UID,
-                "runAsGroup": UID,
-                "fsGroup": UID,
-                "fsGroupChangePolicy": "OnRootMismatch",
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "theia",
-                    "image": theia_image,
-                    "imagePullPolicy": pull_policy(theia_image),
-                    # The image's home holds the application; the user's dotfiles, caches and
-                    # Theia's settings go to a scratch home (as ephemeral as the old writable
-                    # layer was); the user's files are on the disk at HOME.
-                    "env": [{"name": "HOME", "value": USER_HOME}],
-                    "ports": [{"name": "theia", "containerPort": THEIA_PORT, "protocol": "TCP"}],
-                    "resources": _resources(size),
-                    "securityContext": {**_LOCKED_DOWN, "readOnlyRootFilesystem": True},
-                    "volumeMounts": [
-                        {"name": "home", "mountPath": HOME},
-                        {"name": "tmp", "mountPath": TMP},
-                        {"name": "user-home", "mountPath": USER_HOME},
-                    ],
-                    "readinessProbe": {
-                        "tcpSocket": {"port": THEIA_PORT},
-                        "periodSeconds": 2,
-                        "failureThreshold": 3,
-                    },
-                    # Generous: a restart costs the user their open terminals, so only a
-                    # Theia that stopped listening for over a minute is restarted.
-                    "livenessProbe": {
-                        "tcpSocket": {"port": THEIA_PORT},
-                        "initialDelaySeconds": 60,
-                        "periodSeconds": 20,
-                        "timeoutSeconds": 5,
-                        "failureThreshold": 3,
-                    },
-                },
-                {
-                    "name": "sidecar",
-                    "image": sidecar_image,
-                    "imagePullPolicy": pull_policy(sidecar_image),
-                    "ports": [
-                        {"name": "http", "containerPort": SIDECAR_PORT, "protocol": "TCP"},
-                        {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
-                    ],
-                    "env": env,
-                    "resources": _resources(SIDECAR_SIZE),
-                    "securityContext": {**_LOCKED_DOWN, "readOnlyRootFilesystem": True},
-                    "volumeMounts": [
-                        {"name": "activity-token", "mountPath": SECRET_DIR, "readOnly": True}
-                    ],
-                    "readinessProbe": {
-                        "httpGet": {"path": "/readyz", "port": SIDECAR_PORT},
-                        "periodSeconds": 2,
-                        "failureThreshold": 3,
-                    },
-                    "livenessProbe": {
-                        "httpGet": {"path": "/healthz", "port": SIDECAR_PORT},
-                        "periodSeconds": 10,
-                        "failureThreshold": 3,
-                    },
-                },
-            ],
-            "volumes": [
-                {"name": "home", "persistentVolumeClaim": {"claimName": names.pvc}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}},
-                {"name": "user-home", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}},
-                {
-                    "name": "activity-token",
-                    # Readable by the pod's group (fsGroup) only, never world-readable.
-                    "secret": {"secretName": names.secret, "defaultMode": 0o440},
-                },
-            ],
         },
     }
 

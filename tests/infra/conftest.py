@@ -35,9 +35,28 @@ def modules() -> dict[str, dict[str, list[Any]]]:
 
 
 @pytest.fixture(scope="session")
-def environments() -> dict[str, dict[str, list[Any]]]:
+def root() -> dict[str, list[Any]]:
+    """The one root module every environment is planned from."""
+    return parse_dir(TERRAFORM / "root")
+
+
+def environment_files() -> dict[str, Path]:
+    """Environment name => its variable file (terraform/environments/<name>.tfvars)."""
+    return {p.stem: p for p in sorted((TERRAFORM / "environments").glob("*.tfvars"))}
+
+
+@pytest.fixture(scope="session")
+def environments() -> dict[str, dict[str, Any]]:
+    """Environment name => the values its variable file sets."""
+    options = SerializationOptions(strip_string_quotes=True)
+    parsed = {
+        name: hcl2.loads(path.read_text(), serialization_options=options)
+        for name, path in environment_files().items()
+    }
+    # python-hcl2 also hands back the file's comments; only the values matter here.
     return {
-        p.name: parse_dir(p) for p in sorted((TERRAFORM / "environments").iterdir()) if p.is_dir()
+        name: {k: v for k, v in values.items() if not k.startswith("__")}
+        for name, values in parsed.items()
     }
 
 

@@ -100,8 +100,12 @@ def test_the_pipeline_has_every_stage(build: dict) -> None:
     assert "--skip-library-check" not in script(build, "bundles")
 
     plan = step(build, "terraform-plan")
-    assert plan["dir"] == "terraform/environments/${_ENV}"
+    # One root; the environment picks the variable file and the state prefix.
+    assert plan["dir"] == "terraform/root"
+    assert step(build, "terraform-apply")["dir"] == "terraform/root"
     assert build["substitutions"]["_ENV"] == "staging"
+    assert "-var-file=../environments/${_ENV}.tfvars" in script(build, "terraform-plan")
+    assert "-backend-config=prefix=coditect/${_ENV}" in script(build, "terraform-plan")
     assert "terraform plan" in script(build, "terraform-plan")
     assert "function_sources.tfvars.json" in script(build, "terraform-plan")
     assert "-var=sidecar_image=" + image in script(build, "terraform-plan")

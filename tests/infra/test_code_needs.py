@@ -13,14 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from hcl2 import SerializationOptions
 
 from shared import secret_names
 from shared.plans import PAID_PLANS
 from shared.settings import Settings
-from tests.infra.conftest import ROOT, TERRAFORM
+from tests.infra.conftest import ROOT
 from tests.infra.test_terraform import ENTRY_POINTS, local
 
 SHARED = ROOT / "shared"
@@ -161,15 +159,8 @@ def declared(modules: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def tfvars() -> dict[str, dict[str, Any]]:
-    options = SerializationOptions(strip_string_quotes=True)
-    return {
-        env: hcl2.loads(
-            (TERRAFORM / "environments" / env / "terraform.tfvars").read_text(),
-            serialization_options=options,
-        )
-        for env in ("staging", "prod")
-    }
+def tfvars(environments: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return environments
 
 
 # --- secrets -------------------------------------------------------------------------------

@@ -211,27 +211,56 @@ def test_no_secret_values_pass_through_terraform(modules: dict) -> None:
             assert not resources(parsed, rtype), rtype
 
 
-def test_providers_are_pinned(modules: dict, environments: dict) -> None:
-    for name, parsed in {**modules, **environments}.items():
+def test_providers_are_pinned(modules: dict, root: dict) -> None:
+    for name, parsed in {**modules, "root": root}.items():
         for block in parsed.get("terraform", []):
             for providers in block.get("required_providers", []):
                 for provider, spec in providers.items():
                     assert re.match(r"^~> \d+\.\d+$", spec["version"]), (name, provider)
 
 
-def test_environments_are_thin_and_alike(environments: dict) -> None:
+def variables(parsed: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    return {name: body for block in parsed.get("variable", []) for name, body in block.items()}
+
+
+def test_every_variable_says_what_it_is(modules: dict, root: dict) -> None:
+    for name, parsed in {**modules, "root": root}.items():
+        for variable, body in variables(parsed).items():
+            assert len(str(body.get("description", "")).strip()) > 10, f"{name}: var.{variable}"
+
+
+def test_one_thin_root_serves_every_environment(root: dict, environments: dict) -> None:
+    # No copies per environment: only variable files beside one root.
     assert set(environments) == {"staging", "prod"}
-    for name, parsed in environments.items():
-        assert parsed.get("resource", []) == [], f"{name} declares resources itself"
-        calls = {k for block in parsed["module"] for k in block}
-        assert calls == {"platform", "cluster", "edge"}, name
+    assert not list((TERRAFORM / "environments").rglob("*.tf"))
+    assert root.get("resource", []) == [], "the root declares resources itself"
+    calls = {k: v for block in root["module"] for k, v in block.items()}
+    assert set(calls) == {"platform", "cluster", "edge"}
+    assert calls["platform"]["environment"] == "${var.environment}"
+    assert calls["edge"]["environment"] == "${var.environment}"
+    # The state prefix comes from `terraform init` (cloudbuild.yaml), not from the root.
+    backend = root["terraform"][0]["backend"][0]["gcs"]
+    assert "prefix" not in backend and "bucket" not in backend
 
 
-def test_one_foundationdb_version_everywhere() -> None:
+def test_each_environment_file_sets_what_the_root_needs(root: dict, environments: dict) -> None:
+    declared = variables(root)
+    # The pipeline passes these two (bundle map file and the image it just pushed).
+    from_pipeline = {"function_sources", "sidecar_image"}
+    required = {n for n, body in declared.items() if "default" not in body} - from_pipeline
+    for env, values in environments.items():
+        assert values["environment"] == env, f"{env}.tfvars names another environment"
+        assert set(values) <= set(declared), (env, set(values) - set(declared))
+        assert required <= set(values), (env, required - set(values))
+        assert not (set(values) & from_pipeline), env
+    assert len({frozenset(v) for v in environments.values()}) == 1, "files set different keys"
+    assert environments["staging"]["project_id"] != environments["prod"]["project_id"]
+
+
+def test_one_foundationdb_version_everywhere(environments: dict) -> None:
     pin = bundle.pinned_version((ROOT / "requirements.txt").read_text(), "foundationdb")
-    for env in ("staging", "prod"):
-        tfvars = (TERRAFORM / "environments" / env / "terraform.tfvars").read_text()
-        assert re.search(rf'^fdb_version\s*=\s*"{re.escape(pin)}"', tfvars, re.M), env
+    for env, values in environments.items():
+        assert values["fdb_version"] == pin, env
     cloudbuild = (ROOT / "cloudbuild.yaml").read_text()
     assert re.search(rf"_FDB_VERSION:\s*['\"]?{re.escape(pin)}", cloudbuild)
 

@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiException
 
+from devstack.kubeapi import READY_DELAY_ANNOTATION
 from devstack.kubeapi.testing import Kube
 
 NS = "u-alice"
@@ -22,6 +23,13 @@ def _pod(name: str, **labels: str) -> client.V1Pod:
         metadata=client.V1ObjectMeta(name=name, labels=labels or None),
         spec=client.V1PodSpec(containers=[client.V1Container(name="ide", image="theia:1.0")]),
     )
+
+
+def _held_pod(name: str, **labels: str) -> client.V1Pod:
+    """A pod the stand-in keeps Pending, so its status does not move under a read-modify-write."""
+    pod = _pod(name, **labels)
+    pod.metadata.annotations = {READY_DELAY_ANNOTATION: "60"}
+    return pod
 
 
 @dataclass
@@ -95,7 +103,7 @@ CASES = [
         ),
         _set_label,
     ),
-    KindCase("pods", "core", "pod", lambda n: _pod(n), _set_label),
+    KindCase("pods", "core", "pod", lambda n: _held_pod(n), _set_label),
     KindCase(
         "services",
         "core",
@@ -349,8 +357,9 @@ def test_label_selectors(kube: Kube) -> None:
 def test_field_selectors_and_cluster_wide_list(kube: Kube) -> None:
     for ns in ("u-a", "u-b"):
         kube.namespace(ns)
-        kube.core.create_namespaced_pod(ns, _pod("ide", app="ide"))
-        kube.core.create_namespaced_pod(ns, _pod("other", app="x"))
+        # Held Pending for the phase selector below, however slow the machine is.
+        kube.core.create_namespaced_pod(ns, _held_pod("ide", app="ide"))
+        kube.core.create_namespaced_pod(ns, _held_pod("other", app="x"))
     pods = kube.core.list_pod_for_all_namespaces(label_selector="app=ide").items
     assert [(p.metadata.namespace, p.metadata.name) for p in pods] == [
         ("u-a", "ide"),

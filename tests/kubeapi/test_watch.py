@@ -10,7 +10,7 @@ import pytest
 from kubernetes import watch
 from kubernetes.client import ApiException
 
-from devstack.kubeapi.cluster import Change
+from devstack.kubeapi.store import Change
 from devstack.kubeapi.testing import Kube
 
 NS = "u-watch"

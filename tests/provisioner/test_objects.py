@@ -258,8 +258,8 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
         assert container["readinessProbe"] and container["livenessProbe"]
         assert container["imagePullPolicy"] == "Always"  # tags: re-resolved on every start
     assert theia["resources"] == {
-        "requests": {"cpu": "500m", "memory": "2Gi"},
-        "limits": {"cpu": "2", "memory": "4Gi"},
+        "requests": {"cpu": "500m", "memory": "2Gi", "ephemeral-storage": "1Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "5Gi"},
     }
     # Theia writes only to the disk and two scratch directories; it never sees the credential.
     assert theia["env"] == [{"name": "HOME", "value": "/home/coditect"}]
@@ -346,6 +346,58 @@ def test_ingress_has_tls_from_cert_manager_and_long_timeouts():
     notes = ingress["metadata"]["annotations"]
     assert notes["cert-manager.io/cluster-issuer"] == "letsencrypt"
     assert notes["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+
+
+def _gibi(quantity: str) -> float:
+    number, unit = quantity[:-2], quantity[-2:]
+    return int(number) / (1024 if unit == "Mi" else 1) if unit in ("Mi", "Gi") else int(quantity)
+
+
+def test_pod_runs_sandboxed_on_the_workspace_pool_only():
+    spec = build()["Pod"]["spec"]
+    # gVisor (GKE Sandbox): the user's code talks to a user-space kernel, not the node's.
+    assert spec["runtimeClassName"] == "gvisor"
+    # Only the tainted workspace pool: selected by its label, and its taint tolerated exactly
+    # (no blanket "Exists" toleration that would also let the pod onto other tainted nodes).
+    assert spec["nodeSelector"] == {"coditect.dev/pool": "workspaces"}
+    assert spec["tolerations"] == [
+        {
+            "key": "coditect.dev/workspaces",
+            "operator": "Equal",
+            "value": "true",
+            "effect": "NoSchedule",
+        }
+    ]
+
+
+def test_every_container_bounds_its_ephemeral_storage():
+    spec = build()["Pod"]["spec"]
+    limits = 0.0
+    for container in spec["containers"] + spec.get("initContainers", []):
+        resources = container["resources"]
+        request = _gibi(resources["requests"]["ephemeral-storage"])
+        limit = _gibi(resources["limits"]["ephemeral-storage"])
+        assert 0 < request <= limit, container["name"]
+        limits += limit
+    # The kubelet counts emptyDirs against the pod's total: the containers' limits cover them.
+    scratch = sum(_gibi(v["emptyDir"]["sizeLimit"]) for v in spec["volumes"] if "emptyDir" in v)
+    assert limits > scratch
+
+
+def test_placement_can_be_given():
+    names = o.Names.of(UID, WID)
+    placement = o.Placement(pool="sandbox-b", runtime_class="gvisor-b")
+    pod = o.make_pod(
+        names,
+        o.owner_labels(UID, TID, WID),
+        theia_image="t:1",
+        sidecar_image="s:1",
+        size=o.POD_SIZES["pro"],
+        sidecar_env={},
+        placement=placement,
+    )
+    assert pod["spec"]["runtimeClassName"] == "gvisor-b"
+    assert pod["spec"]["nodeSelector"] == {"coditect.dev/pool": "sandbox-b"}
 
 
 def test_secret_holds_the_credential():

@@ -1,5 +1,5 @@
 # The Kubernetes side: FoundationDB (operator + cluster + backups), the ingress that serves
-# *.ws.<domain> behind the load balancer, and the provisioner's RBAC.
+# *.ws.<domain> behind the load balancer. The provisioner's rights are in provisioner.tf.
 
 locals {
   fdb_namespace = "fdb"
@@ -182,6 +182,10 @@ resource "kubernetes_namespace_v1" "ingress" {
   }
 }
 
+locals {
+  ingress_log_format = "$remote_addr - $remote_user [$time_local] \"$request_method $uri $server_protocol\" $status $body_bytes_sent \"$http_user_agent\" $request_length $request_time [$proxy_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id"
+}
+
 resource "helm_release" "workspace_ingress" {
   name       = "ingress-nginx"
   namespace  = kubernetes_namespace_v1.ingress.metadata[0].name
@@ -215,6 +219,9 @@ resource "helm_release" "workspace_ingress" {
         "ssl-protocols"              = "TLSv1.2 TLSv1.3"
         "use-gzip"                   = "false"
         "compute-full-forwarded-for" = "true"
+        # The default format logs "$request", query string included, and a workspace's launch
+        # link carries its one-time token in the query: log the path ($uri) only.
+        "log-format-upstream" = local.ingress_log_format
       }
       service = {
         type = "ClusterIP"
@@ -225,46 +232,4 @@ resource "helm_release" "workspace_ingress" {
       admissionWebhooks = { enabled = true }
     }
   })]
-}
-
-# The provisioner may manage exactly the kinds a workspace is made of (shared/provisioner/objects.py:
-# namespace, service account, quota, limits, network policy, activity secret, PVC, pod, service,
-# ingress) in any namespace, since it creates the per-user ones. No RBAC objects, no nodes, no
-# custom resources: it cannot grant itself more, nor touch FoundationDB's cluster definition.
-resource "kubernetes_cluster_role_v1" "provisioner" {
-  metadata {
-    name = "coditect-provisioner"
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["namespaces", "persistentvolumeclaims", "pods", "services", "serviceaccounts", "secrets", "resourcequotas", "limitranges"]
-    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["events", "pods/log"]
-    verbs      = ["get", "list", "watch"]
-  }
-  rule {
-    api_groups = ["networking.k8s.io"]
-    resources  = ["networkpolicies", "ingresses"]
-    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
-  }
-}
-
-# GKE maps a Google service account to the RBAC user named by its email.
-resource "kubernetes_cluster_role_binding_v1" "provisioner" {
-  metadata {
-    name = "coditect-provisioner"
-  }
-  role_ref {
-    api_group = "rbac.authorization.k8s.io"
-    kind      = "ClusterRole"
-    name      = kubernetes_cluster_role_v1.provisioner.metadata[0].name
-  }
-  subject {
-    kind      = "User"
-    name      = var.provisioner_service_account
-    api_group = "rbac.authorization.k8s.io"
-  }
 }

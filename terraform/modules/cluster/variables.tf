@@ -1,5 +1,6 @@
 variable "project_id" {
-  type = string
+  description = "GCP project the cluster runs in."
+  type        = string
 }
 
 variable "fdb_version" {
@@ -8,8 +9,9 @@ variable "fdb_version" {
 }
 
 variable "fdb_storage_processes" {
-  type    = number
-  default = 3
+  description = "FoundationDB storage processes (double redundancy needs at least 3)."
+  type        = number
+  default     = 3
   validation {
     condition     = var.fdb_storage_processes >= 3
     error_message = "double redundancy needs at least 3 storage processes."
@@ -17,26 +19,31 @@ variable "fdb_storage_processes" {
 }
 
 variable "fdb_operator_chart_version" {
-  type    = string
-  default = "0.3.0"
+  description = "Helm chart version of the FoundationDB operator."
+  type        = string
+  default     = "0.3.0"
 }
 
 variable "raw_chart_version" {
-  type    = string
-  default = "2.0.0"
+  description = "Helm chart version of bedag/raw, which applies the FoundationDB custom resources."
+  type        = string
+  default     = "2.0.0"
 }
 
 variable "ingress_nginx_chart_version" {
-  type    = string
-  default = "4.13.3"
+  description = "Helm chart version of ingress-nginx (the workspace ingress)."
+  type        = string
+  default     = "4.13.3"
 }
 
 variable "fdb_backup_bucket" {
-  type = string
+  description = "GCS bucket the FoundationDBBackup writes to."
+  type        = string
 }
 
 variable "fdb_backup_service_account" {
-  type = string
+  description = "Google service account email of the backup agents (Workload Identity)."
+  type        = string
 }
 
 variable "provisioner_service_account" {
@@ -50,11 +57,13 @@ variable "functions_cidr" {
 }
 
 variable "workspace_neg_name" {
-  type    = string
-  default = "coditect-workspace-ingress"
+  description = "Name of the standalone NEGs GKE creates for the workspace ingress (the load balancer's backend)."
+  type        = string
+  default     = "coditect-workspace-ingress"
 }
 
 variable "workspace_ingress_class" {
-  type    = string
-  default = "nginx"
+  description = "IngressClass of the workspace ingress controller (the provisioner's Ingress objects use it)."
+  type        = string
+  default     = "nginx"
 }

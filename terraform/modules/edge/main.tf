@@ -5,6 +5,11 @@
 
 locals {
   workspace_host = "*.ws.${var.domain}"
+  # Cloud Armor's language: true for a request from one of the workspaces' NAT addresses.
+  from_workspaces = join(" || ", [for address in var.workspace_egress : "inIpRange(origin.ip, '${address}/32')"])
+  # The sidecar's two calls to the platform (shared/provisioner/objects.py: sidecar_env).
+  heartbeat_request = "request.method == 'POST' && request.path.matches('^/api/workspaces/[^/]+/activity$')"
+  jwks_request      = "request.method == 'GET' && request.path == '/.well-known/jwks.json'"
 }
 
 resource "google_compute_global_address" "edge" {
@@ -37,6 +42,45 @@ resource "google_compute_security_policy" "edge" {
       }
     }
     description = "Log4j-style lookups (CVE-2021-44228 and relatives)"
+  }
+
+  # Every workspace reaches the load balancer from the same few NAT addresses, so the per-address
+  # limit below would make all sidecars share 600 requests a minute. Their heartbeats are limited
+  # per workspace credential instead (the activity token: 43 random characters, well within the
+  # 128 bytes of a header Cloud Armor keys on) ...
+  rule {
+    action   = "throttle"
+    priority = 1500
+    match {
+      expr {
+        expression = "(${local.from_workspaces}) && ${local.heartbeat_request}"
+      }
+    }
+    rate_limit_options {
+      conform_action      = "allow"
+      exceed_action       = "deny(429)"
+      enforce_on_key      = "HTTP_HEADER"
+      enforce_on_key_name = "Authorization"
+      rate_limit_threshold {
+        count        = var.heartbeat_limit_per_minute
+        interval_sec = 60
+      }
+    }
+    description = "Sidecar heartbeats from the workspaces' NAT: limited per workspace credential"
+  }
+
+  # ... and their JWKS fetches pass without a shared budget: the document is public and static,
+  # each sidecar caches it and refetches only on an unknown key id (at most once per interval),
+  # and a shared limit would let one workspace's code lock every IDE out of token checks.
+  rule {
+    action   = "allow"
+    priority = 1600
+    match {
+      expr {
+        expression = "(${local.from_workspaces}) && ${local.jwks_request}"
+      }
+    }
+    description = "Sidecar JWKS fetches from the workspaces' NAT: no per-address limit"
   }
 
   rule {
@@ -108,6 +152,17 @@ resource "google_compute_health_check" "workspaces" {
   log_config {
     enable = true
   }
+}
+
+# A workspace's launch link carries its one-time launch token in the query string
+# (/__coditect/launch?token=...), and load balancer logs record the full URL. Those entries are
+# dropped before storage; the workspace backend's other requests stay logged. ingress-nginx and
+# the sidecar log paths without query strings (modules/cluster, sidecar/app.py).
+resource "google_logging_project_exclusion" "launch_tokens" {
+  project     = var.project_id
+  name        = "coditect-${var.environment}-launch-tokens"
+  description = "Load balancer entries of workspace launch links: their query string holds a one-time token"
+  filter      = "resource.type=\"http_load_balancer\" AND resource.labels.backend_service_name=\"${google_compute_backend_service.workspaces.name}\" AND (httpRequest.requestUrl:\"/__coditect/launch\" OR httpRequest.requestUrl=~\"[?&]token=\")"
 }
 
 resource "google_compute_backend_service" "workspaces" {

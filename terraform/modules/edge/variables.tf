@@ -1,13 +1,16 @@
 variable "project_id" {
-  type = string
+  description = "GCP project of the load balancer."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the functions (their serverless NEGs)."
+  type        = string
 }
 
 variable "environment" {
-  type = string
+  description = "staging or prod: prefixes the load balancer's resource names."
+  type        = string
 }
 
 variable "domain" {
@@ -30,10 +33,26 @@ variable "default_function" {
 }
 
 variable "workspace_neg_name" {
-  type = string
+  description = "Name of the standalone NEGs of the workspace ingress (one per zone)."
+  type        = string
 }
 
 variable "workspace_neg_zones" {
   description = "Zones of the GKE node pools (one standalone NEG per zone)."
   type        = list(string)
+}
+
+variable "workspace_egress" {
+  description = "Addresses workspace pods reach the load balancer from (the platform's Cloud NAT): their sidecars' calls get their own limits."
+  type        = list(string)
+  validation {
+    condition     = length(var.workspace_egress) >= 1 && length(var.workspace_egress) <= 3
+    error_message = "1 to 3 addresses: each is a subexpression of a Cloud Armor rule (at most 5)."
+  }
+}
+
+variable "heartbeat_limit_per_minute" {
+  description = "Heartbeats one workspace credential may send a minute (the sidecar sends about one; retries on 429 and 5xx)."
+  type        = number
+  default     = 120
 }

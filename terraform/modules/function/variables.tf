@@ -1,9 +1,11 @@
 variable "project_id" {
-  type = string
+  description = "GCP project of the function."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the function."
+  type        = string
 }
 
 variable "name" {
@@ -26,7 +28,8 @@ variable "trigger" {
 }
 
 variable "source_bucket" {
-  type = string
+  description = "Bucket holding the function bundles."
+  type        = string
 }
 
 variable "source_object" {
@@ -35,7 +38,8 @@ variable "source_object" {
 }
 
 variable "service_account_email" {
-  type = string
+  description = "The function's own runtime service account."
+  type        = string
 }
 
 variable "build_service_account_id" {
@@ -44,6 +48,7 @@ variable "build_service_account_id" {
 }
 
 variable "resources" {
+  description = "Memory, CPU, timeout, concurrency and instance bounds of the function."
   type = object({
     memory        = optional(string, "512Mi")
     cpu           = optional(string, "1")
@@ -80,6 +85,7 @@ variable "network" {
 }
 
 variable "labels" {
-  type    = map(string)
-  default = {}
+  description = "Labels on the function."
+  type        = map(string)
+  default     = {}
 }

@@ -166,7 +166,11 @@ resource "google_container_node_pool" "system" {
   }
 }
 
-# Workspace pool: users' IDE pods, tainted so nothing else lands there, autoscaled.
+# Workspace pool: users' IDE pods, which run the users' own code. Tainted, so nothing else lands
+# there (no platform workload tolerates the taint; the workspace pod does and selects the pool's
+# label, shared/provisioner/pod.py); GKE Sandbox, so each pod runs on gVisor's user-space
+# kernel (runtimeClassName gvisor) instead of the node's; a per-pod process limit, so a fork
+# bomb stays inside its pod. Autoscaled.
 resource "google_container_node_pool" "workspaces" {
   provider = google-beta
   project  = var.project_id
@@ -196,6 +200,12 @@ resource "google_container_node_pool" "workspaces" {
       key    = "coditect.dev/workspaces"
       value  = "true"
       effect = "NO_SCHEDULE"
+    }
+    sandbox_config {
+      sandbox_type = "gvisor"
+    }
+    kubelet_config {
+      pod_pids_limit = var.workspace_nodes.pod_pids_limit
     }
     metadata = {
       disable-legacy-endpoints = "true"

@@ -57,12 +57,24 @@ resource "google_compute_router" "nat" {
   network = google_compute_network.vpc.id
 }
 
+# Reserved, not automatic, NAT addresses: every workspace's outbound traffic (the sidecars'
+# heartbeats and JWKS fetches to the load balancer included) leaves through them, and the load
+# balancer's Cloud Armor policy must know them (modules/edge) so that all workspaces do not share
+# one per-address rate limit.
+resource "google_compute_address" "nat" {
+  count   = var.nat_address_count
+  project = var.project_id
+  name    = "coditect-nat-${count.index}"
+  region  = var.region
+}
+
 resource "google_compute_router_nat" "nat" {
   project                            = var.project_id
   name                               = "coditect-nat"
   router                             = google_compute_router.nat.name
   region                             = var.region
-  nat_ip_allocate_option             = "AUTO_ONLY"
+  nat_ip_allocate_option             = "MANUAL_ONLY"
+  nat_ips                            = google_compute_address.nat[*].self_link
   source_subnetwork_ip_ranges_to_nat = "LIST_OF_SUBNETWORKS"
   subnetwork {
     name                    = google_compute_subnetwork.nodes.id

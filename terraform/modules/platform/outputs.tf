@@ -43,3 +43,8 @@ output "kms_key" {
 output "functions_cidr" {
   value = google_compute_subnetwork.functions.ip_cidr_range
 }
+
+output "nat_addresses" {
+  description = "The Cloud NAT addresses workspace traffic leaves from (the edge's Cloud Armor policy exempts the sidecars' calls from them from the per-address limit)."
+  value       = google_compute_address.nat[*].address
+}

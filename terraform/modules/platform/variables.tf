@@ -1,5 +1,6 @@
 variable "project_id" {
-  type = string
+  description = "GCP project of the platform."
+  type        = string
 }
 
 variable "environment" {
@@ -8,8 +9,9 @@ variable "environment" {
 }
 
 variable "region" {
-  type    = string
-  default = "europe-west1"
+  description = "Region of the functions, the GKE cluster and the network."
+  type        = string
+  default     = "europe-west1"
 }
 
 variable "domain" {
@@ -28,7 +30,8 @@ variable "source_bucket" {
 }
 
 variable "alert_email" {
-  type = string
+  description = "Where alert policies and the budget send mail."
+  type        = string
 }
 
 variable "billing_account" {
@@ -48,6 +51,7 @@ variable "min_instances_public" {
 }
 
 variable "network_cidrs" {
+  description = "Address ranges: GKE nodes, pods and services, the functions' egress subnet and the control plane."
   type = object({
     nodes     = optional(string, "10.10.0.0/20")
     pods      = optional(string, "10.20.0.0/14")
@@ -59,16 +63,20 @@ variable "network_cidrs" {
 }
 
 variable "workspace_nodes" {
+  description = "The autoscaled, tainted node pool the workspace pods run on."
   type = object({
     machine_type = optional(string, "e2-standard-4")
     min_count    = optional(number, 1)
     max_count    = optional(number, 20)
     disk_size_gb = optional(number, 100)
+    # Processes (threads included) one pod may run: Theia, language servers, the user's builds.
+    pod_pids_limit = optional(number, 4096)
   })
   default = {}
 }
 
 variable "system_nodes" {
+  description = "The node pool of the platform workloads (FoundationDB, ingress, system pods)."
   type = object({
     machine_type = optional(string, "e2-standard-4")
     count        = optional(number, 1)
@@ -106,8 +114,9 @@ variable "function_env" {
 }
 
 variable "idle_cleanup_schedule" {
-  type    = string
-  default = "*/5 * * * *"
+  description = "Cron schedule of the idle-cleanup function (Cloud Scheduler)."
+  type        = string
+  default     = "*/5 * * * *"
 }
 
 variable "workspace_reconcile" {
@@ -126,4 +135,14 @@ variable "workspace_reconcile" {
 variable "sidecar_image" {
   description = "The workspace sidecar image, tagged by commit (cloudbuild.yaml pushes it)."
   type        = string
+}
+
+variable "nat_address_count" {
+  description = "Reserved Cloud NAT addresses (64k ports each); modules/edge names each in a Cloud Armor expression, which allows few subexpressions."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.nat_address_count >= 1 && var.nat_address_count <= 3
+    error_message = "1 to 3 NAT addresses: Cloud Armor expressions allow at most 5 subexpressions."
+  }
 }

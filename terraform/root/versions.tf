@@ -1,10 +1,9 @@
 terraform {
   required_version = ">= 1.9"
 
-  # State lives in the bucket the bootstrap step creates: terraform init -backend-config=bucket=...
-  backend "gcs" {
-    prefix = "coditect/staging"
-  }
+  # State lives in the bucket the bootstrap step creates, one prefix per environment:
+  # terraform init -reconfigure -backend-config=bucket=<bucket> -backend-config=prefix=coditect/<environment>
+  backend "gcs" {}
 
   required_providers {
     google = {

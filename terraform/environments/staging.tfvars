@@ -1,4 +1,5 @@
-# Staging. Replace the placeholders once per project (docs/deploy.md, step 1).
+# Staging. Values for terraform/root; replace the placeholders once per project (docs/deploy.md, step 1).
+environment          = "staging"
 project_id           = "coditect-staging"
 region               = "europe-west1"
 zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]

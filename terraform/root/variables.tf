@@ -1,9 +1,20 @@
+variable "environment" {
+  description = "Which environment this is (staging or prod): resource names, labels and the state prefix."
+  type        = string
+  validation {
+    condition     = contains(["staging", "prod"], var.environment)
+    error_message = "environment must be staging or prod."
+  }
+}
+
 variable "project_id" {
-  type = string
+  description = "GCP project of this environment."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the functions, the GKE cluster and the network."
+  type        = string
 }
 
 variable "zones" {
@@ -12,11 +23,13 @@ variable "zones" {
 }
 
 variable "domain" {
-  type = string
+  description = "The one origin, e.g. app.coditect.dev; workspaces are served on *.ws.<domain>."
+  type        = string
 }
 
 variable "source_bucket" {
-  type = string
+  description = "Bucket holding the function bundles (created in docs/deploy.md, step 1)."
+  type        = string
 }
 
 variable "function_sources" {
@@ -40,33 +53,41 @@ variable "mail" {
 }
 
 variable "function_env" {
-  type    = map(map(string))
-  default = {}
+  description = "Extra per-function environment variables (function name => name => value)."
+  type        = map(map(string))
+  default     = {}
 }
 
 variable "alert_email" {
-  type = string
+  description = "Where alert policies and the budget send mail."
+  type        = string
 }
 
 variable "billing_account" {
-  type = string
+  description = "Billing account id for the budget alert."
+  type        = string
 }
 
 variable "monthly_budget_units" {
-  type = number
+  description = "Monthly budget in the billing account's currency."
+  type        = number
 }
 
 variable "min_instances_public" {
-  type    = number
-  default = 0
+  description = "Warm instances for the user-facing functions (0 in staging)."
+  type        = number
+  default     = 0
 }
 
 variable "workspace_nodes" {
+  description = "The autoscaled, tainted node pool the workspace pods run on."
   type = object({
     machine_type = optional(string, "e2-standard-4")
     min_count    = optional(number, 1)
     max_count    = optional(number, 20)
     disk_size_gb = optional(number, 100)
+    # Processes (threads included) one pod may run: Theia, language servers, the user's builds.
+    pod_pids_limit = optional(number, 4096)
   })
   default = {}
 }

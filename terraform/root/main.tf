@@ -1,5 +1,6 @@
-# Staging: the platform, its cluster add-ons and the load balancer, wired together. Everything
-# environment-specific is in terraform.tfvars.
+# One root for every environment: the platform, its cluster add-ons and the load balancer, wired
+# together. What differs between environments is only in ../environments/<environment>.tfvars,
+# and the state prefix (coditect/<environment>) is given to `terraform init` (docs/deploy.md).
 
 provider "google" {
   project = var.project_id
@@ -31,7 +32,7 @@ module "platform" {
   source = "../../modules/platform"
 
   project_id           = var.project_id
-  environment          = "staging"
+  environment          = var.environment
   region               = var.region
   domain               = var.domain
   source_bucket        = var.source_bucket
@@ -63,9 +64,10 @@ module "edge" {
 
   project_id          = var.project_id
   region              = var.region
-  environment         = "staging"
+  environment         = var.environment
   domain              = var.domain
   http_functions      = module.platform.http_functions
   workspace_neg_name  = module.cluster.workspace_neg_name
   workspace_neg_zones = var.zones
+  workspace_egress    = module.platform.nat_addresses
 }

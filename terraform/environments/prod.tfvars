@@ -1,4 +1,5 @@
-# Production. Replace the placeholders once per project (docs/deploy.md, step 1).
+# Production. Values for terraform/root; replace the placeholders once per project (docs/deploy.md, step 1).
+environment          = "prod"
 project_id           = "coditect-prod"
 region               = "europe-west1"
 zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
