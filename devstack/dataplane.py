@@ -420,9 +420,8 @@ def start(stack: Any) -> Callable[[], None]:
     """COMPONENT for devstack.stack; listed before the workspaces component so the hooks are in
     place before its resync re-checks running workspaces."""
     from devstack.workspaces import install_hooks
-    from shared.api.provisioner import HOOKS
 
-    if os.environ.get("KUBECONFIG"):
+    if stack.settings.kubeconfig:
         stack.started.append("local data plane: off (workspaces run in the KUBECONFIG cluster)")
         return lambda: None
     services = stack.services
@@ -439,7 +438,7 @@ def start(stack: Any) -> Callable[[], None]:
     )
 
     def stop() -> None:
-        services.extras.pop(HOOKS, None)
+        services.hooks = None
         plane.close()
 
     return stop

@@ -84,6 +84,7 @@ class Dispatcher:
         # Set once every component is wired: before that, a paid sign-up would find billing
         # missing and a launch would find no sidecar, so nothing is answered half-configured.
         self.ready = threading.Event()
+        self.ready.set()  # LocalStack.start clears it until its components are wired
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -188,6 +189,7 @@ class LocalStack:
         self.started.append(f"{store} ({os.path.abspath(self.settings.data_dir)})")
         self.started.append("local Pub/Sub delivery (in-process CloudEvents)")
         app = self.build_app()
+        app.ready.clear()
         self.started.extend(
             f"function {fn.name}: {', '.join(fn.prefixes)}" for fn in HTTP_FUNCTIONS
         )

@@ -65,6 +65,7 @@ from shared.provisioner.pod import (
 )
 from shared.provisioner.slugs import label_value, user_namespace, workspace_slug
 from shared.workspaces.config import POD_SIZES, WorkspaceSettings
+from shared.workspaces.model import WorkspaceRecord
 
 __all__ = [
     "ACTIVITY_TOKEN_KEY",
@@ -205,7 +206,7 @@ def workspace_host(workspace_id: str, settings: WorkspaceSettings) -> str:
     return f"{workspace_slug(workspace_id)}.{settings.domain}"
 
 
-def sidecar_env(ws: dict[str, Any], public_url: str, issuer: str) -> dict[str, str]:
+def sidecar_env(ws: WorkspaceRecord, public_url: str, issuer: str) -> dict[str, str]:
     base = public_url.rstrip("/")
     return {
         "UPSTREAM_URL": f"http://127.0.0.1:{THEIA_PORT}",
@@ -227,7 +228,7 @@ def setup_marker(plan: str, settings: WorkspaceSettings) -> str:
 
 
 def user_objects(
-    ws: dict[str, Any],
+    ws: WorkspaceRecord,
     settings: WorkspaceSettings,
     *,
     running: int,
@@ -258,7 +259,7 @@ def user_objects(
 
 
 def workspace_objects(
-    ws: dict[str, Any],
+    ws: WorkspaceRecord,
     settings: WorkspaceSettings,
     *,
     activity_token: str,

@@ -556,11 +556,12 @@ def test_a_slow_key_fetch_does_not_stall_verification(services, clock):
     good, _ = tokens.issue(typ="access", sub="u", tid="t", aud="coditect-api", ttl=60)
     _head, payload, signature = good.split(".")
     made_up = f"{_b64({'alg': 'ES256', 'kid': 'made-up'})}.{payload}.{signature}"
-    stalled = threading.Thread(
-        target=lambda: pytest.raises(
-            Unauthorized, tokens.verify, made_up, aud="coditect-api", typ="access"
-        ),
-    )
+
+    def verify_made_up() -> None:
+        with pytest.raises(Unauthorized):
+            tokens.verify(made_up, aud="coditect-api", typ="access")
+
+    stalled = threading.Thread(target=verify_made_up)
     stalled.start()
     try:
         deadline = threading.Event()
