@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
 
 from shared.provisioner.identity import (
     A_SETUP,
