@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from devstack.settings import DevstackSettings
 from devstack.stack import LocalStack
 from shared import logs
 from shared.settings import Settings
@@ -15,7 +16,8 @@ from shared.settings import Settings
 
 def main() -> int:
     settings = Settings.from_env()
-    port = int(os.environ.get("PORT", "8080"))
+    dev = DevstackSettings.from_env()
+    port = dev.port
     if "CODITECT_PUBLIC_URL" not in os.environ:
         settings = Settings.from_env(
             {**os.environ, "CODITECT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
@@ -24,7 +26,7 @@ def main() -> int:
     # Client libraries' per-request chatter would bury the stack's own lines.
     for noisy in ("stripe", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    stack = LocalStack(settings, port=port)
+    stack = LocalStack(settings, port=port, dev=dev)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -171,7 +171,7 @@ def start_billing(stack: LocalStack) -> Callable[[], None]:
 
     services = stack.services
     assert services is not None
-    if os.environ.get("CODITECT_STRIPE_API_BASE"):
+    if stack.settings.billing.api_base:
         stack.started.append("billing: Stripe API from CODITECT_STRIPE_API_BASE (no localstripe)")
         return lambda: None
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import secrets
 import threading
 import warnings
@@ -251,7 +250,7 @@ def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
             import oidc_provider_mock
 
             google_cm = oidc_provider_mock.run_server_in_thread(
-                port=int(os.environ.get("CODITECT_OIDC_MOCK_PORT", "0")),
+                port=stack.dev.oidc_mock_port,
                 user_claims=[oidc_provider_mock.User(sub=sub, claims=c) for sub, c in GOOGLE_USERS],
             )
             google = google_cm.__enter__()

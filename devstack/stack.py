@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.settings import DevstackSettings
 from shared import wiring
 from shared.events import LocalEvents
 from shared.settings import Settings
@@ -154,6 +155,8 @@ class LocalStack:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 16
+    # The local stack's own settings (ports of stand-ins, timers).
+    dev: DevstackSettings = field(default_factory=DevstackSettings.from_env)
     # The local parts to start; tests of one area start only theirs.
     components: list[Component] = field(default_factory=lambda: list(COMPONENTS))
     started: list[str] = field(default_factory=list)
@@ -182,7 +185,7 @@ class LocalStack:
         import waitress
 
         # Each provisioner delivery waits for its pod, so workers bound concurrent starts.
-        events = LocalEvents(workers=int(os.environ.get("CODITECT_EVENT_WORKERS", "16")))
+        events = LocalEvents(workers=self.dev.event_workers)
         self.services = wiring.build(self.settings, events=events)
         wiring.install(self.services)
         store = "FoundationDB" if self.settings.fdb_cluster_file else "embedded store"

@@ -104,7 +104,6 @@ def start(stack: Any) -> Callable[[], None]:
     from shared.workspaces.idle import IdleCleanup
 
     services = stack.services
-    env = os.environ
     if services.settings.workspaces.domain == WorkspaceSettings().domain:
         # Locally the workspace URL comes from the hooks; this is only the fallback host.
         services.replace_settings(
@@ -124,8 +123,8 @@ def start(stack: Any) -> Callable[[], None]:
         from devstack.kubeapi import KubeStandin
 
         standin = KubeStandin(
-            ready_delay=float(env.get("KUBE_STANDIN_READY_DELAY", "2")),
-            port=int(env.get("KUBE_STANDIN_PORT", "0")),
+            ready_delay=stack.dev.kube_ready_delay,
+            port=stack.dev.kube_port,
         ).start()
         stops.append(standin.stop)
         path = standin.kubeconfig(os.path.join(stack.settings.data_dir, "kubeconfig"))
@@ -140,7 +139,7 @@ def start(stack: Any) -> Callable[[], None]:
     subscribe_provisioner(services.events, max_attempts=settings.max_attempts)
     stack.started.append(f"function provisioner ← Pub/Sub topic {RECONCILE_TOPIC}")
     cleanup = IdleCleanup(services.db, services.events, services.clock, settings)
-    every = float(env.get("CODITECT_IDLE_CLEANUP_SECONDS", "60"))
+    every = stack.dev.idle_cleanup_seconds
     timer = Timer(every, cleanup.run, "idle-cleanup").start()
     stops.append(timer.stop)
     stack.started.append(

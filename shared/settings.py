@@ -125,10 +125,10 @@ def settings_classes() -> list[type]:
     return [Settings, *SECTIONS.values()]
 
 
-def environment_variables() -> list[tuple[str, str, str, str]]:
-    """(variable, default, meaning, settings class) for every variable any settings class reads."""
+def environment_variables(classes: list[type] | None = None) -> list[tuple[str, str, str, str]]:
+    """(variable, default, meaning, settings class) for every variable the classes read."""
     rows = []
-    for cls in settings_classes():
+    for cls in classes or settings_classes():
         for field in dataclasses.fields(cls):
             info = field.default
             if not isinstance(info, FieldInfo) or not isinstance(info.validation_alias, str):
@@ -148,11 +148,12 @@ def _shown(default: Any) -> str:
     return str(default)
 
 
-def environment_table() -> str:
+def environment_table(local_classes: list[type] | None = None) -> str:
+    """The platform's variables, then the local stack's (``local_classes``, from devstack)."""
     lines = [
         "# Environment variables",
         "",
-        "Generated from the settings classes by `python -m shared.settings`; a test keeps it "
+        "Generated from the settings classes by `python -m devstack.settings`; a test keeps it "
         "current. Every variable is read once at start-up (`Settings.from_env`), and a malformed "
         "one stops the process with its name. Secrets never come from here: they come from the "
         "secrets port (docs/deploy.md).",
@@ -160,11 +161,22 @@ def environment_table() -> str:
         "| variable | default | meaning | read by |",
         "|---|---|---|---|",
     ]
-    for name, default, meaning, owner in environment_variables():
-        shown = f"`{default}`" if default else ""
-        lines.append(f"| `{name}` | {shown} | {meaning.replace('|', '/')} | `{owner}` |")
+    lines += _rows(environment_variables())
+    if local_classes:
+        lines += [
+            "",
+            "## The local stack (`make dev`) only",
+            "",
+            "| variable | default | meaning | read by |",
+            "|---|---|---|---|",
+            *_rows(environment_variables(local_classes)),
+        ]
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    print(environment_table(), end="")
+def _rows(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    out = []
+    for name, default, meaning, owner in rows:
+        shown = f"`{default}`" if default else ""
+        out.append(f"| `{name}` | {shown} | {meaning.replace('|', '/')} | `{owner}` |")
+    return out

@@ -27,6 +27,8 @@ from shared.errors import (
 from shared.logs import request_context, trace_fields
 
 log = logging.getLogger("coditect.web")
+# The largest JSON body (CODITECT_MAX_BODY_BYTES): set from the settings by shared.wiring.build.
+body_limit = 64 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -115,9 +117,7 @@ def read_json(request: Any, model: type[M], max_bytes: int | None = None) -> M:
 
     The size limit is ``CODITECT_MAX_BODY_BYTES`` unless the caller gives one."""
     if max_bytes is None:
-        from shared.wiring import services
-
-        max_bytes = services().settings.max_body_bytes
+        max_bytes = body_limit
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"request body is over {max_bytes} bytes")

@@ -24,7 +24,6 @@ from shared.store import Database
 if TYPE_CHECKING:
     from shared.accounts.email_verification import EmailVerifications
     from shared.accounts.service import AccountService
-    from shared.api.idle_cleanup import SchedulerAuth
     from shared.billing.service import BillingService
     from shared.mail import MailPort
     from shared.oauth.service import OAuthService
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from shared.provisioner.reconciler import Reconciler
     from shared.tokens import TokenService
     from shared.workspaces.idle import IdleCleanup
+    from shared.workspaces.scheduler_auth import SchedulerAuth
     from shared.workspaces.service import WorkspaceService
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ class Services:
     @property
     def scheduler_auth(self) -> SchedulerAuth:
         def make() -> SchedulerAuth:
-            from shared.api.idle_cleanup import SchedulerAuth
+            from shared.workspaces.scheduler_auth import SchedulerAuth
 
             ws = self.settings.workspaces
             return SchedulerAuth(ws.scheduler_audience, ws.scheduler_service_account)
@@ -190,7 +190,7 @@ class Services:
                 self.settings.workspaces,
                 public_url=self.settings.public_url,
                 issuer=self.settings.issuer,
-                hooks=InstalledHooks(self),
+                hooks=InstalledHooks(lambda: self.hooks),
             )
 
         return self._once("reconciler", make)
@@ -229,6 +229,9 @@ def build(
             from shared.events import LocalEvents
 
             events = LocalEvents()
+    from shared import web
+
+    web.body_limit = settings.max_body_bytes
     return Services(settings, db, secrets, clock or SystemClock(), events)
 
 

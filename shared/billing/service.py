@@ -1,10 +1,8 @@
-"""Billing: Stripe customers and subscriptions, Checkout and Portal sessions, signed webhooks.
+"""Billing: Stripe customers and subscriptions, Checkout and Portal sessions.
 
 Stripe is the source of truth for money; the license in FoundationDB follows it. A plan turns
-paid only when a verified webhook leads to a subscription Stripe reports ``active``. Webhook
-handling fetches the subscription as Stripe holds it now, then decides and writes in one
-transaction together with the record that the event id was processed, so a duplicate, late or
-out-of-order delivery changes nothing it should not.
+paid only when a verified webhook (shared/billing/webhooks.py) leads to a subscription Stripe
+reports ``active``.
 """
 
 from __future__ import annotations

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shared.billing.records import PublishReconcile, StopOverLimit
 from shared.billing.service import BillingService
 from shared.billing.settings import BillingSettings
+from shared.clock import Clock
+from shared.events import EventsPort
+from shared.secrets import SecretsPort
+from shared.settings import Settings
+from shared.store import Database
 
-if TYPE_CHECKING:
-    from shared.wiring import Services
+
+class Parts(Protocol):
+    """What billing takes from a process's services (shared.wiring.Services has them)."""
+
+    settings: Settings
+    db: Database
+    secrets: SecretsPort
+    clock: Clock
+    events: EventsPort
 
 
 def build_billing_service(
-    services: Services,
+    services: Parts,
     settings: BillingSettings | None = None,
     *,
     gateway: Any = None,

@@ -3,10 +3,8 @@ ready workspace. Production installs none (the cluster's pods are the data plane
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from shared.wiring import Services
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class WorkspaceHooks(Protocol):
@@ -22,14 +20,14 @@ class WorkspaceHooks(Protocol):
 class InstalledHooks:
     """Looks the hooks up on each call, so the local stack may install them at any time."""
 
-    def __init__(self, svc: Services) -> None:
-        self._svc = svc
+    def __init__(self, current: Callable[[], WorkspaceHooks | None]) -> None:
+        self._current = current
 
     def workspace_url(self, ws: Any) -> str | None:
-        hooks = self._svc.hooks
+        hooks = self._current()
         return hooks.workspace_url(ws) if hooks is not None else None
 
     def on_status(self, ws: Any, status: str) -> None:
-        hooks = self._svc.hooks
+        hooks = self._current()
         if hooks is not None:
             hooks.on_status(ws, status)

@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.stack import load_function
-from shared.api.idle_cleanup import SchedulerAuth
 from shared.clock import isoformat
 from shared.workspaces import model
 from shared.workspaces.idle import IdleCleanup
+from shared.workspaces.scheduler_auth import SchedulerAuth
 from tests.workspaces.conftest import wait_status
 from tests.workspaces.test_api import activity_credential, beat, set_plan
 

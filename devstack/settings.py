@@ -1,0 +1,43 @@
+"""Settings of the local stack itself (``make dev``), read with the same mechanism as the
+platform's (shared/envconfig.py) and listed in docs/environment.md."""
+
+from __future__ import annotations
+
+from pydantic.dataclasses import dataclass
+
+from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+
+
+@dataclass(config=SETTINGS_CONFIG)
+class DevstackSettings(EnvSettings):
+    port: int = env("PORT", 8080, "Port of the local origin (every function, the app).", gt=0)
+    event_workers: int = env(
+        "CODITECT_EVENT_WORKERS",
+        16,
+        "Concurrent local Pub/Sub deliveries (each provisioner delivery waits for its pod).",
+        gt=0,
+    )
+    oidc_mock_port: int = env(
+        "CODITECT_OIDC_MOCK_PORT", 0, "Port of the Google sign-in stand-in; 0: any free port."
+    )
+    kube_ready_delay: float = env(
+        "KUBE_STANDIN_READY_DELAY",
+        2.0,
+        "Seconds until a pod of the Kubernetes API stand-in turns Ready.",
+        ge=0,
+    )
+    kube_port: int = env(
+        "KUBE_STANDIN_PORT", 0, "Port of the Kubernetes API stand-in; 0: any free port."
+    )
+    idle_cleanup_seconds: float = env(
+        "CODITECT_IDLE_CLEANUP_SECONDS",
+        60.0,
+        "How often the local stack runs idle cleanup (Cloud Scheduler's job in production).",
+        gt=0,
+    )
+
+
+if __name__ == "__main__":
+    from shared.settings import environment_table
+
+    print(environment_table([DevstackSettings]), end="")
