@@ -24,7 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 IDE_DIR = ROOT / "ide"
-BACKEND_MAIN = IDE_DIR / "lib" / "backend" / "main.js"
+# The application that runs: ide/ itself, or (CODITECT_IDE_DIR) a copy of its lib/ alone, laid out
+# as the image holds it.
+APP_DIR = Path(os.environ.get("CODITECT_IDE_DIR", str(IDE_DIR)))
+BACKEND_MAIN = APP_DIR / "lib" / "backend" / "main.js"
 # Coditect's chat agent; a workspace's THEIA_CONFIG_DIR holds it under prompt-templates/.
 PROMPT_TEMPLATES = IDE_DIR / "prompt-templates"
 
