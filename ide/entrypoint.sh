@@ -17,9 +17,13 @@ if [ -d "$settings" ]; then
   # Visible entries only: a Secret volume also holds ..data and timestamped dot-directories,
   # and its files are symlinks (-L copies what they point to).
   for entry in "$settings"/*; do
-    [ -e "$entry" ] && cp -RL "$entry" "$config/"
+    if [ -e "$entry" ]; then cp -RL "$entry" "$config/"; fi
   done
 fi
+
+# A Secret's files are read-only (0440/0444); the copies must not be, or settings changed in the
+# UI could not be saved.
+chmod -R u+w "$config"
 
 exec node "$app/lib/backend/main.js" \
   --hostname "${CODITECT_IDE_HOST:-0.0.0.0}" \

@@ -29,6 +29,7 @@ def secret_volume(root: Path, files: dict[str, str]) -> Path:
     for name, content in files.items():
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_text(content)
+        (data / name).chmod(0o444)  # as the kubelet writes them (defaultMode)
     (root / "..data").symlink_to(data.name)
     for top in {name.split("/")[0] for name in files}:
         (root / top).symlink_to(f"..data/{top}")
@@ -77,6 +78,8 @@ def test_entrypoint_seeds_the_config_dir_and_serves_the_workspace(
         assert Path(f"/proc/{process.pid}/comm").read_text().strip() == "node"
         assert json.loads((config / "settings.json").read_text()) == settings
         assert not (config / "settings.json").is_symlink()
+        # The copy is the owner's to change: settings edited in the UI are saved there.
+        assert (config / "settings.json").stat().st_mode & 0o200
         assert not (config / "..data").exists()
         agent = config / "prompt-templates" / "agents" / "Coditect" / "agent.md"
         assert agent.read_text() == (ide.PROMPT_TEMPLATES / "agents/Coditect/agent.md").read_text()
