@@ -56,7 +56,9 @@ def _require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Per module: sync playwright keeps an event loop running in this thread while it is open, which
+# later asyncio tests (pytest-asyncio) cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     _require_browser()
     from playwright.sync_api import sync_playwright
