@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt sidecar/requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 
-.PHONY: dev test install lint
+.PHONY: dev test install lint ide
 
 $(STAMP): $(REQS)
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The workspace IDE (ide/, Eclipse Theia): built only when ide/'s inputs changed.
+ide:
+	bash ide/build.sh

@@ -117,3 +117,13 @@ def test_the_pipeline_has_every_stage(build: dict) -> None:
     smoke = step(build, "smoke-test")
     assert smoke["waitFor"] == ["sync-cluster-file"]
     assert "https://${_DOMAIN}" in script(build, "smoke-test")
+
+
+def test_the_ide_image_is_built_and_pushed_like_the_sidecar(build: dict) -> None:
+    image = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/coditect/ide:${SHORT_SHA}"
+    built = step(build, "ide-image")
+    assert built["args"][:3] == ["build", "-f", "ide/Dockerfile"] and image in built["args"]
+    assert built["args"][-1] == "."  # the repository root is the build context
+    push = script(build, "ide-push")
+    assert image in push and "docker push" in push
+    assert script(build, "ide-push").replace("/ide:", "/sidecar:") == script(build, "sidecar-push")
