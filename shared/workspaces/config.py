@@ -84,8 +84,8 @@ class WorkspaceSettings(EnvSettings):
     url_scheme: str = env("WORKSPACE_URL_SCHEME", "https", "Scheme of workspace URLs.")
     theia_image: str = env(
         "WORKSPACE_THEIA_IMAGE",
-        "ghcr.io/eclipse-theia/theia-ide/theia-ide:1.64.1",
-        "Theia image (pinned tag), serving on :3000.",
+        "ghcr.io/coditect/coditect-ide:0.1.0",
+        "The workspace IDE image built from ide/ (pinned tag), serving on :3000.",
     )
     sidecar_image: str = env(
         "WORKSPACE_SIDECAR_IMAGE",

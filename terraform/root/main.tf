@@ -46,6 +46,7 @@ module "platform" {
   min_instances_public = var.min_instances_public
   workspace_nodes      = var.workspace_nodes
   sidecar_image        = var.sidecar_image
+  theia_image          = var.theia_image
 }
 
 module "cluster" {

@@ -101,3 +101,8 @@ variable "sidecar_image" {
   description = "Passed by cloudbuild.yaml: <region>-docker.pkg.dev/<project>/coditect/sidecar:<commit>."
   type        = string
 }
+
+variable "theia_image" {
+  description = "Passed by cloudbuild.yaml: <region>-docker.pkg.dev/<project>/coditect/ide:<commit>."
+  type        = string
+}

@@ -24,6 +24,7 @@ locals {
     WORKSPACE_INGRESS_NAMESPACE = "ingress-nginx"
     WORKSPACE_STORAGE_CLASS     = "standard-rwo"
     WORKSPACE_SIDECAR_IMAGE     = var.sidecar_image
+    WORKSPACE_THEIA_IMAGE       = var.theia_image
   }
 
   # Read by shared/billing/settings.py in every function that talks to Stripe: a paid sign-up

@@ -137,6 +137,11 @@ variable "sidecar_image" {
   type        = string
 }
 
+variable "theia_image" {
+  description = "The workspace IDE image built from ide/, tagged by commit (cloudbuild.yaml pushes it)."
+  type        = string
+}
+
 variable "nat_address_count" {
   description = "Reserved Cloud NAT addresses (64k ports each); modules/edge names each in a Cloud Armor expression, which allows few subexpressions."
   type        = number
