@@ -37,7 +37,7 @@ class HttpFunction:
 HTTP_FUNCTIONS = (
     HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),
     HttpFunction("oauth", ("/api/auth/oauth/",)),
-    HttpFunction("billing", ("/api/billing/",)),
+    HttpFunction("billing", ("/api/billing/", "/api/plans")),
     HttpFunction("stripe_webhook", ("/webhooks/stripe",)),
     HttpFunction("workspaces", ("/api/workspaces",)),
 )
