@@ -6,9 +6,9 @@ export function NoticeBanner() {
   const { notice, setNotice } = useAuth();
   if (!notice) return null;
   return (
-    <Alert status={notice.status} mb={4} borderRadius="md" data-testid="notice">
+    <Alert status={notice.status} role={notice.status === "error" ? "alert" : "status"} mb={4} borderRadius="md" data-testid="notice">
       <AlertIcon />
-      <AlertDescription flex="1" role={notice.status === "error" ? "alert" : "status"}>
+      <AlertDescription flex="1">
         {notice.text}
       </AlertDescription>
       <CloseButton aria-label="Dismiss message" onClick={() => setNotice(null)} />

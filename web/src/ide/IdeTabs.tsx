@@ -112,7 +112,7 @@ function TabMessage({ tab }: { tab: Tab }) {
   });
   if (tab.phase === "stopped") {
     return (
-      <Alert status="warning" flexDirection={{ base: "column", sm: "row" }} gap={3} data-testid="tab-stopped">
+      <Alert status="warning" role="status" flexDirection={{ base: "column", sm: "row" }} gap={3} data-testid="tab-stopped">
         <AlertIcon />
         <AlertDescription flex="1">
           <strong>{tab.name}</strong> has stopped{tab.reason ? ` (${tab.reason})` : ""}. Its files are kept.

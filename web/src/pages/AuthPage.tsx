@@ -108,7 +108,7 @@ export function AuthForm({ mode, go = (url) => window.location.assign(url) }: { 
         {errors.form && (
           <Alert status="error" borderRadius="md">
             <AlertIcon />
-            <Text role="alert">{errors.form}</Text>
+            <Text>{errors.form}</Text>
           </Alert>
         )}
         {signup && (

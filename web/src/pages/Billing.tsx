@@ -61,7 +61,7 @@ export default function Billing() {
       {error && (
         <Alert status="error" mb={4} borderRadius="md">
           <AlertIcon />
-          <AlertDescription role="alert">{error}</AlertDescription>
+          <AlertDescription>{error}</AlertDescription>
         </Alert>
       )}
       {sub?.status === "past_due" && (

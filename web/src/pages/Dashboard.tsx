@@ -43,9 +43,9 @@ function ActivatingBanner() {
   }, [me.data?.plan, waitingFor]);
   if (waitingFor) {
     return (
-      <Alert status="info" borderRadius="md" mb={4} data-testid="activating">
+      <Alert status="info" role="status" borderRadius="md" mb={4} data-testid="activating">
         <AlertIcon />
-        <AlertDescription role="status">
+        <AlertDescription>
           Activating your {planTitle(waitingFor)} plan… This takes a few seconds after payment.
         </AlertDescription>
       </Alert>
@@ -53,9 +53,9 @@ function ActivatingBanner() {
   }
   if (done) {
     return (
-      <Alert status="success" borderRadius="md" mb={4} data-testid="activated">
+      <Alert status="success" role="status" borderRadius="md" mb={4} data-testid="activated">
         <AlertIcon />
-        <AlertDescription role="status" flex="1">
+        <AlertDescription flex="1">
           Your {planTitle(done)} plan is active.
         </AlertDescription>
         <CloseButton aria-label="Dismiss message" onClick={() => setDone(null)} />
@@ -175,7 +175,7 @@ export default function Dashboard() {
       {error && (
         <Alert status="error" borderRadius="md" mb={4}>
           <AlertIcon />
-          <AlertDescription role="alert" flex="1">
+          <AlertDescription flex="1">
             {error}
           </AlertDescription>
           <CloseButton aria-label="Dismiss error" onClick={() => setError(null)} />
@@ -189,7 +189,7 @@ export default function Dashboard() {
       {workspaces.isError && (
         <Alert status="error" mb={4}>
           <AlertIcon />
-          <Text role="alert">Your workspaces could not be loaded: {(workspaces.error as Error).message}</Text>
+          <Text>Your workspaces could not be loaded: {(workspaces.error as Error).message}</Text>
         </Alert>
       )}
       {!workspaces.data && !workspaces.isError ? (

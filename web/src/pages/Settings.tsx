@@ -54,15 +54,15 @@ export default function Settings() {
               Resend verification mail
             </Button>
             {resend.isSuccess && (
-              <Alert status="success" mt={2}>
+              <Alert status="success" role="status" mt={2}>
                 <AlertIcon />
-                <Text role="status">Verification mail sent; the previous link no longer works.</Text>
+                <Text>Verification mail sent; the previous link no longer works.</Text>
               </Alert>
             )}
             {resend.isError && (
               <Alert status="error" mt={2}>
                 <AlertIcon />
-                <Text role="alert">{resend.error instanceof ApiError ? resend.error.message : "The mail could not be sent."}</Text>
+                <Text>{resend.error instanceof ApiError ? resend.error.message : "The mail could not be sent."}</Text>
               </Alert>
             )}
           </Box>
