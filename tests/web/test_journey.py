@@ -22,7 +22,12 @@ LANDING_JS_BUDGET = 200 * 1024
 def landing_js_gzipped(page: Any, url: str) -> int:
     """Bytes of JavaScript the landing page loads before any interaction, gzipped (level 9)."""
     scripts: list[Any] = []
-    page.on("response", lambda r: r.request.resource_type == "script" and scripts.append(r))
+
+    def collect(response: Any) -> None:
+        if response.request.resource_type == "script":
+            scripts.append(response)
+
+    page.on("response", collect)
     page.goto(url)
     page.wait_for_load_state("networkidle")
     return sum(len(gzip.compress(r.body(), 9)) for r in scripts if r.ok)
