@@ -7,8 +7,17 @@ import { Landing } from "./pages/Landing";
 
 // Everything past the landing page loads on demand (the landing page's JS budget).
 const AuthPage = lazy(() => import("./pages/AuthPage"));
-const SignedInLayout = lazy(() => import("./components/SignedInLayout"));
-const Dashboard = lazy(() => import("./pages/Dashboard"));
+const loadLayout = () => import("./components/SignedInLayout");
+const loadDashboard = () => import("./pages/Dashboard");
+const SignedInLayout = lazy(loadLayout);
+const Dashboard = lazy(loadDashboard);
+
+// A returning session (a kept refresh token) fetches the signed-in code while the session is
+// renewed, instead of after: the dashboard's full load is one round trip shorter.
+if (sessionStorage.getItem("coditect_refresh") && window.location.pathname !== "/") {
+  void loadLayout();
+  void loadDashboard();
+}
 const Usage = lazy(() => import("./pages/Usage"));
 const Billing = lazy(() => import("./pages/Billing"));
 const BillingReturn = lazy(() => import("./pages/BillingReturn"));
