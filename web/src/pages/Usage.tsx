@@ -44,7 +44,7 @@ export default function Usage() {
           <Box borderWidth="1px" borderRadius="lg" p={4} data-testid="usage-llm">
             <Text fontWeight="bold">LLM requests this month</Text>
             <Text color="gray.700" mt={2}>
-              Your plan includes {limits.llm_requests_per_month.toLocaleString("en-US")} requests a month. No requests are recorded for this month.
+              Your plan includes {limits.llm_requests_per_month.toLocaleString("en-US")} requests a month. Usage is not reported here yet.
             </Text>
           </Box>
         )}
