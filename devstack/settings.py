@@ -29,6 +29,11 @@ class DevstackSettings(EnvSettings):
     kube_port: int = env(
         "KUBE_STANDIN_PORT", 0, "Port of the Kubernetes API stand-in; 0: any free port."
     )
+    web_build: bool = env(
+        "CODITECT_WEB_BUILD",
+        True,
+        "Build the web app (web/) at start when its sources changed; 0: serve what is built.",
+    )
     idle_cleanup_seconds: float = env(
         "CODITECT_IDLE_CLEANUP_SECONDS",
         60.0,

@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class HttpFunction:
 HTTP_FUNCTIONS = (
     HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),
     HttpFunction("oauth", ("/api/auth/oauth/",)),
-    HttpFunction("billing", ("/api/billing/",)),
+    HttpFunction("billing", ("/api/billing/", "/api/plans")),
     HttpFunction("stripe_webhook", ("/webhooks/stripe",)),
     HttpFunction("workspaces", ("/api/workspaces",)),
 )
@@ -68,6 +69,10 @@ COMPONENTS: list[Component] = [
 ]
 
 
+# Paths the functions own; every other GET is the web app (as the load balancer's default route).
+API_PATHS = ("/api/", "/webhooks/", "/.well-known/")
+
+
 def load_function(name: str, target: str | None = None) -> Any:
     import functions_framework
 
@@ -79,9 +84,12 @@ class Dispatcher:
     """Routes each request to the function that owns its path: one origin, many functions."""
 
     def __init__(self, routes: list[tuple[str, WsgiApp]], health: Callable[[], dict[str, Any]]):
+        from devstack.app import WebApp
+
         # Longest prefix first, as a URL map matches the most specific path.
         self._routes = sorted(routes, key=lambda r: len(r[0]), reverse=True)
         self._health = health
+        self._web = WebApp()
         # Set once every component is wired: before that, a paid sign-up would find billing
         # missing and a launch would find no sidecar, so nothing is answered half-configured.
         self.ready = threading.Event()
@@ -101,34 +109,13 @@ class Dispatcher:
                 return app(environ, start_response)
         if path == "/healthz":
             return self._json(start_response, "200 OK", self._health())
-        if path == "/" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            return self._app_page(start_response)
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not path.startswith(API_PATHS):
+            return self._web(environ, start_response)  # the app: /, its routes, /assets/*
         return self._json(
             start_response,
             "404 Not Found",
             {"error": {"code": "not_found", "message": f"no route for {path}"}},
         )
-
-    @staticmethod
-    def _app_page(start_response: Callable[..., Any]) -> list[bytes]:
-        """The small app page of the local stack (in production the app is hosted apart)."""
-        with open(os.path.join(os.path.dirname(__file__), "app", "index.html"), "rb") as fh:
-            page = fh.read()
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Content-Length", str(len(page))),
-                ("Cache-Control", "no-store"),
-                ("Referrer-Policy", "no-referrer"),
-                (
-                    "Content-Security-Policy",
-                    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                    "style-src 'unsafe-inline'",
-                ),
-            ],
-        )
-        return [page]
 
     @staticmethod
     def _json(
@@ -184,6 +171,7 @@ class LocalStack:
     def start(self) -> None:
         import waitress
 
+        self._build_web_app()
         # Each provisioner delivery waits for its pod, so workers bound concurrent starts.
         events = LocalEvents(workers=self.dev.event_workers)
         self.services = wiring.build(self.settings, events=events)
@@ -209,6 +197,22 @@ class LocalStack:
             self.stop()  # what started so far, so a failed start leaves nothing running
             raise
         app.ready.set()
+
+    def _build_web_app(self) -> None:
+        """Build the app if its sources changed (cached otherwise); without npm, / says so."""
+        from devstack.app import ensure_built
+
+        if not self.dev.web_build:
+            self.started.append("web app: not built (CODITECT_WEB_BUILD=0)")
+            return
+        try:
+            result = ensure_built()
+        except (OSError, subprocess.CalledProcessError) as failure:
+            log.warning("the web app could not be built: %s", failure)
+            self.started.append("web app: build failed (see the log); / answers 503")
+            return
+        state = f"built in {result.seconds:.1f} s" if result.built else "cached build"
+        self.started.append(f"web app at / ({state}, {result.content_hash})")
 
     def stop(self) -> None:
         while self._stops:

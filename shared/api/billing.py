@@ -1,4 +1,5 @@
-"""The billing function: Checkout and Billing Portal sessions for the signed-in user."""
+"""The billing function: Checkout and Billing Portal sessions, invoices, and the public plan
+catalog."""
 
 from __future__ import annotations
 
@@ -33,6 +34,23 @@ def checkout(request: Any) -> Reply:
 def portal(request: Any) -> Reply:
     claims = _claims(request)
     return Reply(200, {"url": services().billing.portal_url(claims)})
+
+
+@router.route("GET", "/api/billing/invoices")
+def invoices(request: Any) -> Reply:
+    from shared.billing.invoices import billing_summary
+
+    claims = _claims(request)
+    return Reply(200, billing_summary(services().billing, claims), {"Cache-Control": "no-store"})
+
+
+@router.route("GET", "/api/plans")
+def plans(request: Any) -> Reply:
+    from shared.plans import CATALOG
+
+    # Public and the same for everyone: the landing page's pricing cards read it.
+    body = {"currency": "usd", "plans": [plan.public() for plan in CATALOG.values()]}
+    return Reply(200, body, {"Cache-Control": "public, max-age=300"})
 
 
 def handle(request: Any) -> Any:

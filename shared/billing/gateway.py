@@ -86,6 +86,10 @@ class StripeGateway(Protocol):
 
     def create_portal_session(self, *, customer_id: str, return_url: str) -> dict[str, Any]: ...
 
+    def list_invoices(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        """The customer's invoices, newest first, normalised by :func:`normalize_invoice`."""
+        ...
+
 
 def _plain(obj: Any) -> Any:
     """SDK objects are not dicts (stripe >= 15); everything past the port is plain JSON."""
@@ -113,6 +117,22 @@ def normalize_subscription(sub: dict[str, Any]) -> dict[str, Any]:
         "created": sub.get("created"),
         "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
         "current_period_end": first.get("current_period_end") or sub.get("current_period_end"),
+    }
+
+
+def normalize_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
+    """What the billing page shows of an invoice, from either dialect (amounts in cents)."""
+    return {
+        "id": invoice["id"],
+        "number": invoice.get("number"),
+        "status": invoice.get("status"),
+        "currency": invoice.get("currency") or "usd",
+        "amount_due": int(invoice.get("amount_due") or 0),
+        "amount_paid": int(invoice.get("amount_paid") or 0),
+        "created": invoice.get("created") or invoice.get("date"),
+        "period_start": invoice.get("period_start"),
+        "period_end": invoice.get("period_end"),
+        "hosted_invoice_url": invoice.get("hosted_invoice_url"),
     }
 
 
@@ -334,3 +354,10 @@ class StripeClientGateway:
                 params={"customer": customer_id, "return_url": return_url}
             )
         )
+
+    def list_invoices(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        found = self._call(
+            lambda: self._api.invoices.list(params={"customer": customer_id, "limit": limit})
+        )
+        invoices = [normalize_invoice(invoice) for invoice in found.get("data") or []]
+        return sorted(invoices, key=lambda invoice: invoice.get("created") or 0, reverse=True)

@@ -154,7 +154,7 @@ def test_every_body_endpoint_answers_bad_bodies_in_the_contract_shape(api, servi
 
 def test_unknown_route_and_method(api):
     assert error_of(api.get("/api/auth/nothing-here")) == (404, "not_found")
-    assert error_of(api.get("/no/such/path")) == (404, "not_found")
+    assert error_of(api.get("/api/no/such/path")) == (404, "not_found")  # other GETs: the app
     assert error_of(api.get("/api/auth/login"))[0] == 405
 
 

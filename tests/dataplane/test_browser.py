@@ -1,5 +1,6 @@
-"""A real browser on `make dev`: sign up on the app page, create a workspace, open the IDE, leave
-it untouched (no activity, even while the page pings over its WebSocket), then type (activity).
+"""A real browser on `make dev`: sign up in the web app, create a workspace, open its IDE tab and
+then the IDE in its own window, leave it untouched (no activity, even while the page pings over
+its WebSocket), then type (activity).
 
 Chromium (Debian's, /usr/bin/chromium) driven by Playwright. Skipped only when the browser or
 Playwright is missing and CODITECT_REQUIRE_BROWSER is unset; with it set (CI), that is a failure.
@@ -75,7 +76,7 @@ def activity(stack: Stack, state: dict[str, Any]) -> dict[str, float]:
     return {f"{name}{list(labels)}": samples.get((name, labels), 0.0) for name, labels in WATCHED}
 
 
-def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
+def test_open_ide_from_the_web_app_in_chromium(stack: Stack, tmp_path: Path):
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
 
@@ -87,24 +88,26 @@ def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
             app = context.new_page()
             errors: list[str] = []
             app.on("pageerror", lambda error: errors.append(str(error)))
-            app.goto(stack.url + "/")
-            app.fill("#email", email)
-            app.fill("#password", PASSWORD)
-            app.click("#register")
-            expect(app.locator("#who")).to_have_text(email)
-            expect(app.locator("#plan-name")).to_have_text("free")
+            app.goto(stack.url + "/signup")
+            app.get_by_label("Email").fill(email)
+            app.get_by_label("Password").fill(PASSWORD)
+            app.get_by_role("button", name="Create free account").click()
+            expect(app.get_by_test_id("current-plan")).to_have_text("Free plan")
 
-            app.fill("#ws-name", "browser")
-            app.click("#create")
-            row = app.locator("#workspaces tr", has_text="browser")
-            expect(row.locator("td").nth(1)).to_have_text("ready", timeout=30_000)
-            open_ide = row.get_by_role("button", name="Open IDE")
-            expect(open_ide).to_be_visible()
+            app.get_by_label("Workspace name").fill("browser")
+            app.get_by_role("button", name="Create workspace").click()
+            card = app.locator('[data-testid="workspace"][data-name="browser"]')
+            expect(card).to_have_attribute("data-status", "ready", timeout=30_000)
             app.screenshot(path=str(tmp_path / "app.png"))
+            # The IDE tab launches once inside the app; its own window is a second launch.
+            card.get_by_role("button", name="Open browser").click()
+            own_window = app.get_by_role("button", name="Open browser in its own window")
+            expect(own_window).to_be_enabled(timeout=15_000)
 
             with context.expect_page(timeout=15_000) as opened:
-                open_ide.click()
+                own_window.click()
             ide = opened.value
+            ide.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"), timeout=15_000)
             ide.wait_for_load_state()
             # Landed on the placeholder IDE through the sidecar, on the workspace's own host
             # (<id>.localhost: its own site); the token is gone from the URL.
@@ -138,7 +141,7 @@ def test_open_ide_from_the_app_page_in_chromium(stack: Stack, tmp_path: Path):
             )
             time.sleep(1.5 * ACTIVITY_INTERVAL)
             opened_ide = activity(stack, state)
-            assert opened_ide["sidecar_activity_signals_total['launch']"] == 1
+            assert opened_ide["sidecar_activity_signals_total['launch']"] == 2  # tab + window
             assert opened_ide["sidecar_activity_signals_total['navigation']"] == 1
             assert opened_ide["sidecar_activity_signals_total['input']"] == 0
             assert opened_ide["sidecar_last_activity_timestamp_seconds[]"] > 0

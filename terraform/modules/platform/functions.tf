@@ -75,7 +75,7 @@ locals {
     billing = {
       entry_point = "billing"
       trigger     = "http"
-      paths       = ["/api/billing/*"]
+      paths       = ["/api/billing/*", "/api/plans"]
       secrets     = ["jwt-signing-key", "stripe-api-key"]
       publishes   = false
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }

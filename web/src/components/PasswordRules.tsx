@@ -1,0 +1,22 @@
+import { List, ListItem, Text } from "@chakra-ui/react";
+import { passwordRules } from "../lib/password";
+
+// The rules under the password field, ticked as they are met (announced politely).
+export function PasswordRules({ password, email, id }: { password: string; email: string; id: string }) {
+  const rules = passwordRules(password, email);
+  return (
+    <List id={id} mt={2} spacing={1} fontSize="sm" aria-live="polite">
+      {rules.map((rule) => (
+        <ListItem key={rule.id} color={rule.met ? "green.700" : "gray.700"} data-rule={rule.id} data-met={rule.met}>
+          <Text as="span" aria-hidden="true">
+            {rule.met ? "✓ " : "○ "}
+          </Text>
+          {rule.label}
+          <Text as="span" position="absolute" w="1px" h="1px" overflow="hidden" clipPath="inset(50%)">
+            {rule.met ? " (met)" : " (not met yet)"}
+          </Text>
+        </ListItem>
+      ))}
+    </List>
+  );
+}
