@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt sidecar/requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 
-.PHONY: dev test install lint ide
+.PHONY: dev test install lint ide web web-check
 
 $(STAMP): $(REQS)
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): $(REQS)
 
 install: $(STAMP)
 
-dev: install
+dev: install web ide
 	$(BIN)/python -m devstack
 
 lint: install
@@ -25,8 +25,16 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint web-check ide
 	$(BIN)/python -m pytest
+
+# The web app (web/, React + Vite): npm ci and the build only when its lockfile or sources changed.
+web: install
+	$(BIN)/python -m devstack.app
+
+# The app's type check, lint and unit tests (vitest); its browser tests run in pytest.
+web-check: web
+	cd web && npm run typecheck && npm run lint && npm test
 
 # The workspace IDE (ide/, Eclipse Theia): built only when ide/'s inputs changed.
 ide:
