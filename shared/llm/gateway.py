@@ -1,0 +1,409 @@
+"""The gateway: an aiohttp application speaking OpenAI's API at ``/api/llm/v1`` (and ``/v1``).
+
+Per request: the workspace key is resolved and the plan read (one read transaction), the model
+checked against the plan and the configured providers, one request reserved (metering.reserve),
+the upstream called (upstream.open_call), and the answer relayed chunk by chunk as it arrives.
+Nothing reaches the client before the upstream has answered, so every failure up to then is
+retried, falls back, or is refused with the reservation given back.
+
+Reserving costs a commit (~1-2 ms, more at p99). While a tenant has plenty left (a hint kept per
+tenant from its last reservation) the commit runs in parallel with the upstream call and the
+first byte waits for both; near the limit the reservation comes first, so a refused request is
+never sent upstream. Usage records are written after the response, off the request's path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from shared.clock import Clock, isoformat
+from shared.llm import catalog, keys, metering, sse
+from shared.llm.anthropic import StreamTranslator, to_response
+from shared.llm.catalog import MODELS, PROVIDERS, Model
+from shared.llm.errors import LlmError
+from shared.llm.settings import LlmSettings
+from shared.llm.upstream import Opened, open_call
+from shared.plans import Plan, effective_plan
+from shared.secrets import SecretsPort
+from shared.store import Database, Transaction
+from shared.store.keys import TENANTS
+
+log = logging.getLogger("coditect.llm")
+T = TypeVar("T")
+SPECULATE_ABOVE = 256  # remaining requests above which the reservation overlaps the upstream call
+PROVIDER_KEY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    owner: keys.KeyOwner
+    plan: Plan
+
+
+@dataclass
+class Gateway:
+    db: Database
+    secrets: SecretsPort
+    clock: Clock
+    settings: LlmSettings
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16, "llm-store"))
+    session: aiohttp.ClientSession | None = None
+    remaining_hint: dict[str, int] = field(default_factory=dict)
+    _provider_keys: tuple[float, dict[str, str]] = (0.0, {})
+    _background: set[asyncio.Future[Any]] = field(default_factory=set)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(self.db.transact, fn, *args))
+
+    def later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """A store write after the response; kept referenced until done, never awaited."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.pool, functools.partial(self.db.transact, fn, *args))
+        self._background.add(future)
+        future.add_done_callback(self._settled)
+
+    def _settled(self, future: asyncio.Future[Any]) -> None:
+        self._background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("usage write failed", exc_info=future.exception())
+
+    async def provider_keys(self) -> dict[str, str]:
+        fetched_at, found = self._provider_keys
+        if time.monotonic() - fetched_at < PROVIDER_KEY_SECONDS:
+            return found
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self.pool, self._read_provider_keys)
+        self._provider_keys = (time.monotonic(), found)
+        return found
+
+    def _read_provider_keys(self) -> dict[str, str]:
+        out = {}
+        for provider in PROVIDERS.values():
+            versions = self.secrets.versions(provider.secret, 1)
+            if versions and versions[0].strip():
+                out[provider.name] = versions[0].decode().strip()
+        return out
+
+    # -- who is calling ----------------------------------------------------------------------------
+    def authorize(self, tr: Transaction, presented: str) -> Caller:
+        owner = keys.lookup_key(tr, presented)
+        if owner is None:
+            raise LlmError(401, "invalid_api_key", "the API key is not valid (unknown or revoked)")
+        raw = tr.get(TENANTS[owner.tenant_id].key("workspace", owner.user_id, owner.workspace_id))
+        workspace = json.loads(raw) if raw else None
+        if workspace is None or workspace.get("desired") == "deleted":
+            raise LlmError(401, "invalid_api_key", "the key's workspace no longer exists")
+        raw_license = tr.get(TENANTS[owner.tenant_id].key("license"))
+        license_record = json.loads(raw_license) if raw_license else None
+        return Caller(owner, effective_plan(license_record, self.clock.now()))
+
+    def reserve(self, tr: Transaction, caller: Caller) -> metering.Reservation | None:
+        month = metering.month_of(self.clock.now())
+        limit = caller.plan.limits.llm_requests_per_month
+        return metering.reserve(tr, caller.owner.tenant_id, caller.owner.user_id, month, limit)
+
+    def limit_error(self, caller: Caller) -> LlmError:
+        now = self.clock.now()
+        wait = metering.seconds_to_next_month(now)
+        limit = caller.plan.limits.llm_requests_per_month
+        return LlmError(
+            429,
+            "monthly_limit_reached",
+            f"the {caller.plan.name} plan's {limit} LLM requests for {metering.month_of(now)} "
+            f"are used up; the count resets at {isoformat(now + wait)} (or upgrade the plan)",
+            headers={"Retry-After": str(wait)},
+        )
+
+    async def usable_chain(self, caller: Caller, model_id: Any) -> list[Model]:
+        if not isinstance(model_id, str) or model_id not in MODELS:
+            raise LlmError(404, "model_not_found", f"the model {model_id!r} does not exist")
+        if caller.plan.name not in MODELS[model_id].plans:
+            raise LlmError(
+                403,
+                "model_not_in_plan",
+                f"the {caller.plan.name} plan may not use {model_id}; upgrade the plan to use it",
+            )
+        available = await self.provider_keys()
+        if MODELS[model_id].provider not in available:
+            raise LlmError(404, "model_not_found", f"the model {model_id!r} is not available")
+        return [
+            m
+            for m in catalog.chain(model_id)
+            if caller.plan.name in m.plans and m.provider in available
+        ]
+
+    # -- admission: reserve, then (or while) opening the upstream call -------------------------
+    async def admit(
+        self, caller: Caller, chain: list[Model], body: dict[str, Any]
+    ) -> tuple[metering.Reservation, Opened]:
+        assert self.session is not None
+        keys_now = await self.provider_keys()
+
+        def call() -> Any:
+            assert self.session is not None
+            return open_call(self.session, self.settings, chain, body, keys_now.get)
+
+        tenant = caller.owner.tenant_id
+        if self.remaining_hint.get(tenant, 0) <= SPECULATE_ABOVE:
+            # Near the limit (or not known yet) nothing is sent before the reservation.
+            reservation = await self.run(self.reserve, caller)
+            self._note(tenant, reservation)
+            if reservation is None:
+                raise self.limit_error(caller)
+            try:
+                return reservation, await call()
+            except BaseException:
+                self.later(metering.release, reservation)
+                raise
+        opening = asyncio.ensure_future(call())
+        try:
+            reservation = await self.run(self.reserve, caller)
+        except BaseException:
+            _abandon(opening)
+            raise
+        self._note(tenant, reservation)
+        if reservation is None:
+            _abandon(opening)
+            raise self.limit_error(caller)
+        try:
+            return reservation, await opening
+        except BaseException:
+            self.later(metering.release, reservation)
+            raise
+
+    def _note(self, tenant: str, reservation: metering.Reservation | None) -> None:
+        self.remaining_hint[tenant] = reservation.remaining if reservation else 0
+
+    def settle(self, caller: Caller, model: Model, usage: dict[str, Any]) -> None:
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        record = metering.Usage(1, prompt, completion, model.cost_micro_usd(prompt, completion))
+        owner = caller.owner
+        self.later(
+            metering.record, owner.tenant_id, owner.user_id, model.id, self.clock.now(), record
+        )
+
+
+def _abandon(opening: asyncio.Future[Opened]) -> None:
+    """Cancel an upstream call nobody will read; close it if it already opened."""
+    if opening.done():
+        if not opening.cancelled() and opening.exception() is None:
+            opening.result().close()
+    else:
+        opening.cancel()
+        opening.add_done_callback(
+            lambda f: f.result().close() if not f.cancelled() and not f.exception() else None
+        )
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def error_response(error: LlmError) -> web.Response:
+    return web.json_response(error.body(), status=error.status, headers=error.headers)
+
+
+def _bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise LlmError(401, "missing_api_key", "send the workspace's LLM key as a Bearer token")
+    if not token.startswith(keys.PREFIX) and token.count(".") == 2:
+        raise LlmError(
+            401,
+            "platform_token_refused",
+            "platform access tokens are not accepted here; use the workspace's LLM key",
+        )
+    return token
+
+
+async def _read_body(request: web.Request, limit: int) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > limit:
+        raise LlmError(413, "payload_too_large", f"the request body is over {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise LlmError(413, "payload_too_large", f"the request body is over {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise LlmError(400, "invalid_json", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise LlmError(400, "invalid_request", "the request body must be a JSON object")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise LlmError(400, "invalid_request", "messages: a non-empty list is required")
+    return body
+
+
+async def models(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    try:
+        caller = await gw.run(gw.authorize, _bearer(request))
+    except LlmError as error:
+        return error_response(error)
+    available = await gw.provider_keys()
+    data = [
+        {
+            "id": m.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": m.provider,
+            "context_window": m.context,
+            "max_output_tokens": m.max_output,
+        }
+        for m in MODELS.values()
+        if caller.plan.name in m.plans and m.provider in available
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    gw = request.app[GATEWAY]
+    try:
+        presented = _bearer(request)
+        body = await _read_body(request, gw.settings.max_body_bytes)
+        caller = await gw.run(gw.authorize, presented)
+        chain = await gw.usable_chain(caller, body.get("model"))
+        _, opened = await gw.admit(caller, chain, body)
+    except LlmError as error:
+        return error_response(error)
+    # Committed from here: the request counts, whatever happens next.
+    usage: dict[str, Any] = {}
+    try:
+        if not body.get("stream"):
+            return _whole(opened, usage)
+        return await _relay(request, opened, body, usage)
+    finally:
+        opened.close()
+        gw.settle(caller, opened.model, usage)
+
+
+def _whole(opened: Opened, usage: dict[str, Any]) -> web.Response:
+    headers = {"X-Coditect-Model": opened.model.id}
+    data = json.loads(opened.body)
+    if PROVIDERS[opened.model.provider].wire == "anthropic":
+        data = to_response(data, opened.model.id)
+        usage.update(data["usage"])
+        return web.json_response(data, headers=headers)
+    usage.update(data.get("usage") or {})
+    return web.Response(body=opened.body, content_type="application/json", headers=headers)
+
+
+async def _all_events(opened: Opened) -> AsyncIterator[sse.Event]:
+    assert opened.first is not None and opened.rest is not None
+    yield opened.first
+    async for event in opened.rest:
+        yield event
+
+
+async def _relay(
+    request: web.Request, opened: Opened, body: dict[str, Any], usage: dict[str, Any]
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Coditect-Model": opened.model.id,
+        }
+    )
+    await response.prepare(request)
+    wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    anthropic_wire = PROVIDERS[opened.model.provider].wire == "anthropic"
+    relay = _translated if anthropic_wire else _passed
+    try:
+        ended = await relay(response, opened, wants_usage, usage)
+        if not ended:
+            cut = LlmError(502, "upstream_stream_cut", "the provider's stream ended early")
+            await response.write(cut.sse())
+    except LlmError as error:
+        await response.write(error.sse())
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
+        if request.transport is None or request.transport.is_closing():
+            return response  # the client left; the upstream is closed by the caller
+        cut = LlmError(502, "upstream_stream_cut", "the provider's stream broke off")
+        await response.write(cut.sse())
+    return response
+
+
+async def _passed(
+    response: web.StreamResponse, opened: Opened, wants_usage: bool, usage: dict[str, Any]
+) -> bool:
+    """OpenAI-shaped upstream: every event forwarded as received, bar an unasked usage chunk."""
+    async for event in _all_events(opened):
+        if event.data == "[DONE]":
+            await response.write(event.raw)
+            return True
+        if '"usage"' in event.data or '"error"' in event.data:
+            data = json.loads(event.data)
+            if isinstance(data.get("usage"), dict):
+                usage.update(data["usage"])
+                if not wants_usage and not data.get("choices"):
+                    continue
+            if "error" in data:
+                await response.write(event.raw)
+                return True
+        await response.write(event.raw)
+    return False
+
+
+async def _translated(
+    response: web.StreamResponse, opened: Opened, wants_usage: bool, usage: dict[str, Any]
+) -> bool:
+    """Anthropic upstream: each event translated to OpenAI chunks and sent at once."""
+    translator = StreamTranslator(opened.model.id)
+    try:
+        async for event in _all_events(opened):
+            chunks = translator.feed(event.name, json.loads(event.data))
+            if chunks:
+                await response.write(
+                    b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
+                )
+            if translator.finished:
+                tail = f"data: {json.dumps(translator.usage_chunk())}\n\n" if wants_usage else ""
+                await response.write(f"{tail}data: [DONE]\n\n".encode())
+                return True
+        return False
+    finally:
+        usage.update(translator.usage_chunk()["usage"])
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "function": "llm"})
+
+
+def create_app(gateway: Gateway) -> web.Application:
+    app = web.Application(client_max_size=gateway.settings.max_body_bytes)
+    app[GATEWAY] = gateway
+
+    async def session_ctx(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+        gateway.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        yield
+        await gateway.session.close()
+        if gateway._background:
+            await asyncio.wait(list(gateway._background), timeout=5)
+        gateway.pool.shutdown(wait=False)
+
+    app.cleanup_ctx.append(session_ctx)
+    for prefix in ("/api/llm/v1", "/v1"):
+        app.router.add_get(f"{prefix}/models", models)
+        app.router.add_post(f"{prefix}/chat/completions", chat_completions)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def runner_kwargs() -> dict[str, Any]:
+    # A client that disconnects cancels its handler, and with it the upstream call.
+    return {"handler_cancellation": True, "access_log": None, "shutdown_timeout": 5.0}
