@@ -5,8 +5,9 @@ Faults are asked for by magic words in the last user message:
 ``[fault:429]`` / ``[fault:500]`` always fail before the first byte, ``[fault:429x1]`` /
 ``[fault:500x1]`` fail only the first time that prompt is seen, ``[fault:slow:0.5]`` waits 0.5 s
 before the headers, ``[fault:cut]`` closes the connection after 3 chunks, ``[fault:error-after]``
-sends 3 chunks then an error event. ``[chunks:N]`` and ``[gap:MS]`` shape the stream. A request
-with ``tools`` gets a call of the first tool unless the last message is already a tool result.
+sends 3 chunks then an error event; ``[fault:500@<upstream model>]`` fails that model only.
+``[chunks:N]`` and ``[gap:MS]`` shape the stream. A request with ``tools`` gets a call of the
+first tool unless the last message is already a tool result.
 """
 
 from __future__ import annotations
@@ -61,11 +62,14 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _script(prompt: str, log: StandInLog) -> Script:
+def _script(prompt: str, log: StandInLog, model: str = "") -> Script:
     chunks = re.search(r"\[chunks:(\d+)\]", prompt)
     gap = re.search(r"\[gap:(\d+)\]", prompt)
-    fault_match = re.search(r"\[fault:([a-z0-9:.\-]+)\]", prompt)
+    fault_match = re.search(r"\[fault:([a-z0-9:.@\-]+)\]", prompt)
     fault, slow = (fault_match.group(1) if fault_match else ""), 0.0
+    fault, _, only_for = fault.partition("@")
+    if only_for and only_for != model:
+        fault = ""
     log.seen_prompts[prompt] += 1
     if fault.endswith("x1"):
         fault = fault[:-2] if log.seen_prompts[prompt] == 1 else ""
@@ -119,7 +123,7 @@ def openai_app(api_key: str, log: StandInLog) -> web.Application:
             return _openai_error(401, "Incorrect API key provided", "invalid_api_key")
         body = await request.json()
         log.requests.append(body)
-        script = _script(_last_user_text(body.get("messages", [])), log)
+        script = _script(_last_user_text(body.get("messages", [])), log, body.get("model", ""))
         return await _gated(request, log, lambda: _openai_reply(request, body, script))
 
     app = web.Application()
@@ -237,7 +241,11 @@ async def _openai_reply(
 # -- Anthropic-compatible ------------------------------------------------------------------------
 def anthropic_app(api_key: str, log: StandInLog) -> web.Application:
     async def messages(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("x-api-key") != api_key:
+        # The API takes ``x-api-key``; newer SDKs send the key as a Bearer token instead.
+        presented = request.headers.get("x-api-key") or request.headers.get(
+            "Authorization", ""
+        ).removeprefix("Bearer ")
+        if presented != api_key:
             return _anthropic_error(401, "authentication_error", "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
             return _anthropic_error(400, "invalid_request_error", "anthropic-version missing")
@@ -245,7 +253,7 @@ def anthropic_app(api_key: str, log: StandInLog) -> web.Application:
         log.requests.append(body)
         if not isinstance(body.get("max_tokens"), int):
             return _anthropic_error(400, "invalid_request_error", "max_tokens: Field required")
-        script = _script(_last_user_text(body.get("messages", [])), log)
+        script = _script(_last_user_text(body.get("messages", [])), log, body.get("model", ""))
         return await _gated(request, log, lambda: _anthropic_reply(request, body, script))
 
     app = web.Application()

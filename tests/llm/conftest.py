@@ -69,9 +69,9 @@ def workspace(api: Any, services: Any) -> Workspace:
     return make_workspace(api, services, "ada@example.com")
 
 
-def client(gateway: LocalGateway, key: str, **options: Any) -> openai.OpenAI:
+def client(gateway: LocalGateway, key: str, timeout: float = 20) -> openai.OpenAI:
     return openai.OpenAI(
-        api_key=key, base_url=f"{gateway.url}/api/llm/v1", max_retries=0, timeout=20, **options
+        api_key=key, base_url=f"{gateway.url}/api/llm/v1", max_retries=0, timeout=timeout
     )
 
 
