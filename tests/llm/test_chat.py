@@ -92,8 +92,10 @@ def test_anthropic_non_streaming_translated(llm: openai.OpenAI, gateway: LocalGa
     )
     message = reply.choices[0].message
     assert message.content == "The quick brown "
-    assert message.tool_calls and message.tool_calls[0].function.name == "search_code"
-    assert json.loads(message.tool_calls[0].function.arguments) == {"query": "fox", "limit": 3}
+    assert message.tool_calls
+    call = message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "search_code"
+    assert json.loads(call.function.arguments) == {"query": "fox", "limit": 3}
     assert reply.choices[0].finish_reason == "tool_calls"
     sent = gateway.standins.anthropic_log.requests[-1]
     assert sent["system"] == "be brief" and sent["model"] == "claude-3-5-haiku-20241022"

@@ -92,7 +92,7 @@ def test_failure_after_first_byte_ends_the_stream_with_an_error(
     fault: str,
 ) -> None:
     prompt = f"[fault:{fault}] [chunks:10] {model}"
-    received = []
+    received: list[str] = []
     with pytest.raises(openai.APIError):
         for chunk in llm.chat.completions.create(
             model=model, messages=[{"role": "user", "content": prompt}], stream=True
