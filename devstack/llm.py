@@ -512,3 +512,72 @@ def start(stack: Any) -> Callable[[], None]:
         f"Anthropic-compatible {running.standins.anthropic_url}"
     )
     return running.stop
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+class OriginRelay:
+    """WSGI app on the local origin relaying ``/api/llm/v1/*`` to the gateway, chunk by chunk.
+
+    In production the load balancer sends that path to the gateway's Cloud Run service; here the
+    one origin is waitress (a WSGI server), so this relay stands in for the URL map. Each chunk
+    is yielded as it arrives (waitress flushes each write, ``send_bytes`` is 1), and a client that
+    goes away closes the relay's connection, which cancels the gateway's upstream call.
+    """
+
+    def __init__(self, gateway_url: Callable[[], str | None]) -> None:
+        self._gateway_url = gateway_url
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        import http.client
+        from urllib.parse import urlsplit
+
+        base = self._gateway_url()
+        if not base:
+            error = {"message": "the LLM gateway is not running", "type": "api_error"}
+            body = json.dumps({"error": {**error, "code": "unavailable"}}).encode()
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [body]
+        target = urlsplit(base)
+        path = environ.get("PATH_INFO", "") + (
+            f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
+        )
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            name[5:].replace("_", "-").title(): value
+            for name, value in environ.items()
+            if name.startswith("HTTP_") and name[5:].lower().replace("_", "-") not in HOP_BY_HOP
+        }
+        headers.pop("Host", None)
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=300)
+        conn.request(environ["REQUEST_METHOD"], path, body=payload, headers=headers)
+        upstream = conn.getresponse()
+        start_response(
+            f"{upstream.status} {upstream.reason}",
+            [(k, v) for k, v in upstream.getheaders() if k.lower() not in HOP_BY_HOP],
+        )
+        return _Relayed(conn, upstream)
+
+
+class _Relayed:
+    def __init__(self, conn: Any, upstream: Any) -> None:
+        self._conn, self._upstream = conn, upstream
+
+    def __iter__(self) -> Any:
+        while True:
+            chunk = self._upstream.read1(65536)
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def origin_relay(stack: Any) -> OriginRelay:
+    """The route the local origin mounts at ``/api/llm/v1/`` (the gateway starts later)."""
+    return OriginRelay(lambda: getattr(stack, "llm_gateway_url", None))
