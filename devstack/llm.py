@@ -581,3 +581,39 @@ class _Relayed:
 def origin_relay(stack: Any) -> OriginRelay:
     """The route the local origin mounts at ``/api/llm/v1/`` (the gateway starts later)."""
     return OriginRelay(lambda: getattr(stack, "llm_gateway_url", None))
+
+
+def main() -> None:
+    """``python -m devstack.llm [--port N]``: both stand-ins in the foreground (benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0, help="OpenAI-compatible; Anthropic: +1")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    loop = BackgroundLoop("standins")
+    log = StandInLog()
+    openai_url = loop.serve(openai_app(OPENAI_STANDIN_KEY, log), port=args.port)
+    anthropic_url = loop.serve(
+        anthropic_app(ANTHROPIC_STANDIN_KEY, log), port=args.port + 1 if args.port else 0
+    )
+    print(f"openai {openai_url} anthropic {anthropic_url}", flush=True)
+    log.requests = _Forgetful()  # a long benchmark must not keep every body
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        loop.close()
+
+
+class _Forgetful(list[dict[str, Any]]):
+    def append(self, item: Any) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -6,10 +6,10 @@ the upstream called (upstream.open_call), and the answer relayed chunk by chunk 
 Nothing reaches the client before the upstream has answered, so every failure up to then is
 retried, falls back, or is refused with the reservation given back.
 
-Reserving costs a commit (~1-2 ms, more at p99). While a tenant has plenty left (a hint kept per
-tenant from its last reservation) the commit runs in parallel with the upstream call and the
-first byte waits for both; near the limit the reservation comes first, so a refused request is
-never sent upstream. Usage records are written after the response, off the request's path.
+Reserving costs a commit (~1-2 ms, more at p99). Near the limit every request reserves exactly
+one before anything is sent upstream, so a refused request never reaches a provider. With
+plenty left, an instance reserves a block and serves the next requests from it without a
+commit (metering.py). Usage records are batched and written after the responses, off the path.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from shared.store.keys import TENANTS
 
 log = logging.getLogger("coditect.llm")
 T = TypeVar("T")
-SPECULATE_ABOVE = 256  # remaining requests above which the reservation overlaps the upstream call
+BLOCK_ABOVE = 512  # remaining requests above which an instance reserves blocks
+BLOCK_MAX = 32
 PROVIDER_KEY_SECONDS = 60.0
 
 
@@ -60,6 +61,9 @@ class Gateway:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16, "llm-store"))
     session: aiohttp.ClientSession | None = None
     remaining_hint: dict[str, int] = field(default_factory=dict)
+    blocks: dict[tuple[str, str], Block] = field(default_factory=dict)
+    pending_usage: dict[tuple[str, str, str, str], metering.Usage] = field(default_factory=dict)
+    pending_moment: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
     _provider_keys: tuple[float, dict[str, str]] = (0.0, {})
     _background: set[asyncio.Future[Any]] = field(default_factory=set)
 
@@ -110,11 +114,6 @@ class Gateway:
         license_record = json.loads(raw_license) if raw_license else None
         return Caller(owner, effective_plan(license_record, self.clock.now()))
 
-    def reserve(self, tr: Transaction, caller: Caller) -> metering.Reservation | None:
-        month = metering.month_of(self.clock.now())
-        limit = caller.plan.limits.llm_requests_per_month
-        return metering.reserve(tr, caller.owner.tenant_id, caller.owner.user_id, month, limit)
-
     def limit_error(self, caller: Caller) -> LlmError:
         now = self.clock.now()
         wait = metering.seconds_to_next_month(now)
@@ -145,68 +144,96 @@ class Gateway:
             if caller.plan.name in m.plans and m.provider in available
         ]
 
-    # -- admission: reserve, then (or while) opening the upstream call -------------------------
-    async def admit(
-        self, caller: Caller, chain: list[Model], body: dict[str, Any]
-    ) -> tuple[metering.Reservation, Opened]:
+    # -- admission: reserve, then open the upstream call ---------------------------------------
+    async def admit(self, caller: Caller, chain: list[Model], body: dict[str, Any]) -> Opened:
         assert self.session is not None
         keys_now = await self.provider_keys()
-
-        def call() -> Any:
-            assert self.session is not None
-            return open_call(self.session, self.settings, chain, body, keys_now.get)
-
-        tenant = caller.owner.tenant_id
-        if self.remaining_hint.get(tenant, 0) <= SPECULATE_ABOVE:
-            # Near the limit (or not known yet) nothing is sent before the reservation.
-            reservation = await self.run(self.reserve, caller)
-            self._note(tenant, reservation)
-            if reservation is None:
-                raise self.limit_error(caller)
-            try:
-                return reservation, await call()
-            except BaseException:
-                self.later(metering.release, reservation)
-                raise
-        opening = asyncio.ensure_future(call())
+        taken = await self.take(caller)
         try:
-            reservation = await self.run(self.reserve, caller)
+            return await open_call(self.session, self.settings, chain, body, keys_now.get)
         except BaseException:
-            _abandon(opening)
-            raise
-        self._note(tenant, reservation)
-        if reservation is None:
-            _abandon(opening)
-            raise self.limit_error(caller)
-        try:
-            return reservation, await opening
-        except BaseException:
-            self.later(metering.release, reservation)
+            self.give_back(taken)
             raise
 
-    def _note(self, tenant: str, reservation: metering.Reservation | None) -> None:
+    async def take(self, caller: Caller) -> Taken:
+        """One request of the tenant's month: from this instance's block, else the store."""
+        tenant, month = caller.owner.tenant_id, metering.month_of(self.clock.now())
+        block = self.blocks.get((tenant, month))
+        if block is not None and block.left > 0:
+            block.left -= 1
+            block.used_at = time.monotonic()
+            return Taken(tenant, month, block.shard, from_block=True)
+        hint = self.remaining_hint.get(tenant, 0)
+        # Near the limit (or not known yet): exactly one, so N parallel requests with k left
+        # forward exactly k. With plenty left: a block, so most requests need no commit.
+        want = min(BLOCK_MAX, hint // 64) if hint > BLOCK_ABOVE else 1
+        limit = caller.plan.limits.llm_requests_per_month
+        reservation = await self.run(metering.reserve, tenant, month, limit, max(1, want))
         self.remaining_hint[tenant] = reservation.remaining if reservation else 0
+        if reservation is None:
+            raise self.limit_error(caller)
+        if reservation.count > 1:
+            self.blocks[(tenant, month)] = Block(reservation.shard, reservation.count - 1)
+            return Taken(tenant, month, reservation.shard, from_block=True)
+        return Taken(tenant, month, reservation.shard, from_block=False)
+
+    def give_back(self, taken: Taken) -> None:
+        block = self.blocks.get((taken.tenant_id, taken.month))
+        if taken.from_block and block is not None and block.shard == taken.shard:
+            block.left += 1
+        else:
+            self.later(metering.release, taken.tenant_id, taken.month, taken.shard, 1)
+
+    def return_blocks(self, idle_seconds: float = 0.0) -> None:
+        """Give the store back what blocks idle for ``idle_seconds`` did not use."""
+        now = time.monotonic()
+        for (tenant, month), block in list(self.blocks.items()):
+            if now - block.used_at >= idle_seconds:
+                del self.blocks[(tenant, month)]
+                self.later(metering.release, tenant, month, block.shard, block.left)
 
     def settle(self, caller: Caller, model: Model, usage: dict[str, Any]) -> None:
+        """Add a served request to the next usage write (one transaction per flush)."""
         prompt = int(usage.get("prompt_tokens") or 0)
         completion = int(usage.get("completion_tokens") or 0)
-        record = metering.Usage(1, prompt, completion, model.cost_micro_usd(prompt, completion))
+        served = metering.Usage(1, prompt, completion, model.cost_micro_usd(prompt, completion))
         owner = caller.owner
+        now = self.clock.now()
+        key = (owner.tenant_id, owner.user_id, model.id, metering.day_of(now))
+        previous = self.pending_usage.get(key)
+        self.pending_usage[key] = metering.add_usage(previous, served) if previous else served
+        self.pending_moment[key] = now
+
+    def flush_usage(self) -> None:
+        if not self.pending_usage:
+            return
+        batch, self.pending_usage = self.pending_usage, {}
+        moments, self.pending_moment = self.pending_moment, {}
         self.later(
-            metering.record, owner.tenant_id, owner.user_id, model.id, self.clock.now(), record
+            metering.record_many,
+            {(t, u, m, moments[(t, u, m, d)]): v for (t, u, m, d), v in batch.items()},
         )
 
+    async def housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.usage_flush_seconds)
+            self.flush_usage()
+            self.return_blocks(self.settings.block_idle_seconds)
 
-def _abandon(opening: asyncio.Future[Opened]) -> None:
-    """Cancel an upstream call nobody will read; close it if it already opened."""
-    if opening.done():
-        if not opening.cancelled() and opening.exception() is None:
-            opening.result().close()
-    else:
-        opening.cancel()
-        opening.add_done_callback(
-            lambda f: f.result().close() if not f.cancelled() and not f.exception() else None
-        )
+
+@dataclass(frozen=True)
+class Taken:
+    tenant_id: str
+    month: str
+    shard: int
+    from_block: bool
+
+
+@dataclass
+class Block:
+    shard: int
+    left: int
+    used_at: float = field(default_factory=time.monotonic)
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -276,7 +303,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = await _read_body(request, gw.settings.max_body_bytes)
         caller = await gw.run(gw.authorize, presented)
         chain = await gw.usable_chain(caller, body.get("model"))
-        _, opened = await gw.admit(caller, chain, body)
+        opened = await gw.admit(caller, chain, body)
     except LlmError as error:
         return error_response(error)
     # Committed from here: the request counts, whatever happens next.
@@ -390,7 +417,11 @@ def create_app(gateway: Gateway) -> web.Application:
     async def session_ctx(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
         gateway.session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        chores = asyncio.ensure_future(gateway.housekeeping())
         yield
+        chores.cancel()
+        gateway.flush_usage()
+        gateway.return_blocks()
         await gateway.session.close()
         if gateway._background:
             await asyncio.wait(list(gateway._background), timeout=5)

@@ -11,9 +11,14 @@ its shard's slice is used up, the reservation reads every shard and takes the on
 room: the sum never passes the limit, because no shard passes its slice. After a plan change
 mid-month shards keep what they counted; a downgrade leaves full shards full.
 
+**Blocks.** While a tenant has plenty left, a gateway instance reserves a block of requests at
+once and serves the next ones from it without a commit; the rest of a block is given back when
+it sits idle or the instance stops (a crash loses at most one block of the month's count). Near
+the limit every request reserves exactly one, so the limit is exact where it matters.
+
 **Release.** A request that fails before any byte reaches the client gives its reservation back
-(atomic ``add(-1)``: no conflict). The user's ``usage/<uid>/<month>/llm_requests`` counter (what
-``/api/auth/me`` shows) moves with it.
+(atomic ``add(-count)``: no conflict). The user's ``usage/<uid>/<month>/llm_requests`` counter
+(what ``/api/auth/me`` shows) counts served requests, with the usage records.
 
 Records, all counters (atomic adds):
 ``t/<tid>/llm_quota/<YYYY-MM>/<shard>``: requests reserved this month;
@@ -66,39 +71,40 @@ def _user_counter(tenant_id: str, user_id: str, month: str) -> bytes:
 @dataclass(frozen=True)
 class Reservation:
     tenant_id: str
-    user_id: str
     month: str
     shard: int
-    remaining: int  # after this one, as far as this transaction could tell (lower bound)
+    count: int  # requests taken (a block, while the tenant has plenty left)
+    remaining: int  # after this, as far as this transaction could tell (a rough lower bound)
 
 
 def reserve(
-    tr: Transaction, tenant_id: str, user_id: str, month: str, limit: int
+    tr: Transaction, tenant_id: str, month: str, limit: int, want: int = 1
 ) -> Reservation | None:
-    """Take one request of the month's ``limit``; None when it is used up."""
+    """Take up to ``want`` (at least one) of the month's ``limit``; None when it is used up."""
     shard = random.randrange(SHARDS)
-    used = decode_counter(tr.get(_quota_key(tenant_id, month, shard)))
-    if used >= allowance(limit, shard):
-        # This slice is used up: look at all of them (serializable reads) for one with room.
-        counts = [decode_counter(tr.get(_quota_key(tenant_id, month, i))) for i in range(SHARDS)]
-        room = [allowance(limit, i) - counts[i] for i in range(SHARDS)]
-        shard = max(range(SHARDS), key=lambda i: room[i])
-        if room[shard] <= 0:
-            return None
-        remaining = sum(max(0, r) for r in room) - 1
+    room = allowance(limit, shard) - decode_counter(tr.get(_quota_key(tenant_id, month, shard)))
+    if room > 0:
+        take = min(want, room)
+        remaining = (room - take) * SHARDS
     else:
-        # A lower bound good enough for choosing the next request's path (see gateway).
-        remaining = (allowance(limit, shard) - used - 1) * SHARDS
-    tr.add(_quota_key(tenant_id, month, shard), 1)
-    tr.add(_user_counter(tenant_id, user_id, month), 1)
-    return Reservation(tenant_id, user_id, month, shard, remaining)
+        # This slice is used up: look at all of them (serializable reads) for one with room.
+        rooms = [
+            allowance(limit, i) - decode_counter(tr.get(_quota_key(tenant_id, month, i)))
+            for i in range(SHARDS)
+        ]
+        shard = max(range(SHARDS), key=lambda i: rooms[i])
+        if rooms[shard] <= 0:
+            return None
+        take = min(want, rooms[shard])
+        remaining = sum(max(0, r) for r in rooms) - take
+    tr.add(_quota_key(tenant_id, month, shard), take)
+    return Reservation(tenant_id, month, shard, take, remaining)
 
 
-def release(tr: Transaction, reservation: Reservation) -> None:
-    """Give back a reservation whose request failed before any byte reached the client."""
-    r = reservation
-    tr.add(_quota_key(r.tenant_id, r.month, r.shard), -1)
-    tr.add(_user_counter(r.tenant_id, r.user_id, r.month), -1)
+def release(tr: Transaction, tenant_id: str, month: str, shard: int, count: int) -> None:
+    """Give back requests reserved but not used (failed before any byte, or a block's rest)."""
+    if count:
+        tr.add(_quota_key(tenant_id, month, shard), -count)
 
 
 def monthly_requests(tr: Transaction, tenant_id: str, month: str) -> int:
@@ -118,12 +124,25 @@ class Usage:
 def record(
     tr: Transaction, tenant_id: str, user_id: str, model: str, now: float, usage: Usage
 ) -> None:
-    """Add one finished request to the day's record (atomic adds: never conflicts)."""
+    """Add finished requests to the day's record (atomic adds: never conflicts)."""
     month, day = month_of(now), day_of(now)
     for metric in METRICS:
         amount = getattr(usage, metric)
         if amount:
             tr.add(TENANTS[tenant_id].key("llm_usage", month, day, user_id, model, metric), amount)
+    tr.add(_user_counter(tenant_id, user_id, month), usage.requests)
+
+
+UsageKey = tuple[str, str, str, float]  # tenant, user, model, a moment of the day
+
+
+def record_many(tr: Transaction, batch: dict[UsageKey, Usage]) -> None:
+    for (tenant_id, user_id, model, now), usage in batch.items():
+        record(tr, tenant_id, user_id, model, now, usage)
+
+
+def add_usage(a: Usage, b: Usage) -> Usage:
+    return Usage(*(getattr(a, m) + getattr(b, m) for m in METRICS))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ class LlmSettings:
     # Where Theia reaches the gateway (ends in /v1).
     public_base_url: str = "http://127.0.0.1:8080/api/llm/v1"
     max_body_bytes: int = 4 * 1024 * 1024
+    # Usage records are written in one transaction per this many seconds (lost on a crash: that
+    # much usage detail, never the monthly count, which is reserved before forwarding).
+    usage_flush_seconds: float = 0.25
+    # A reserved block of requests unused this long goes back to the tenant's monthly count.
+    block_idle_seconds: float = 10.0
 
     def base_url(self, provider: str) -> str:
         return self.base_urls.get(provider) or PROVIDERS[provider].base_url
