@@ -261,12 +261,11 @@ async def concurrent_streams(target: Target, count: int = 200) -> dict[str, Any]
 
 
 def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A server process; its output goes to a log file named in the error if it fails."""
+    log = tempfile.NamedTemporaryFile(prefix="llm-bench-", suffix=".log", delete=False)
+    print(f"starting {os.path.basename(cmd[0])} {' '.join(cmd[1:3])} (log {log.name})", flush=True)
     return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
     )
 
 

@@ -588,7 +588,8 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=0, help="OpenAI-compatible; Anthropic: +1")
+    parser.add_argument("--port", type=int, default=0, help="OpenAI-compatible (0: any)")
+    parser.add_argument("--anthropic-port", type=int, default=0, help="Anthropic (0: any)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -599,9 +600,7 @@ def main() -> None:
     loop = BackgroundLoop("standins")
     log = StandInLog()
     openai_url = loop.serve(openai_app(OPENAI_STANDIN_KEY, log), port=args.port)
-    anthropic_url = loop.serve(
-        anthropic_app(ANTHROPIC_STANDIN_KEY, log), port=args.port + 1 if args.port else 0
-    )
+    anthropic_url = loop.serve(anthropic_app(ANTHROPIC_STANDIN_KEY, log), port=args.anthropic_port)
     print(f"openai {openai_url} anthropic {anthropic_url}", flush=True)
     log.requests = _Forgetful()  # a long benchmark must not keep every body
     try:
