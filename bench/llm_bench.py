@@ -8,8 +8,9 @@ the project's environment):
 Processes (127.0.0.1, all stopped at the end): the OpenAI-compatible stand-in
 (``python -m devstack.llm``), our gateway (``python -m shared.llm``, uvloop, embedded store with a
 pro-plan workspace key, metering on), LiteLLM's proxy (``litellm --config``, one worker, no
-database, no auth), and a WSGI thread-per-request relay (waitress, 16 threads) in front of our
-gateway, standing for a functions-framework deployment. The clients (aiohttp, uvloop) run here.
+database, its master key checked on each request), and a WSGI thread-per-request relay
+(waitress, 16 threads) in front of our gateway, standing for a functions-framework deployment.
+The clients (aiohttp, uvloop) run here.
 
 Measured per target, interleaved so noise hits each alike:
   * non-streaming latency p50/p99 (sequential), "added" = target minus direct;
@@ -27,6 +28,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -276,6 +278,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-litellm", action="store_true")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the servers on the way out
     try:
         import uvloop
 
@@ -334,7 +337,12 @@ def main() -> None:
                     fh,
                 )
             binary = ensure_litellm()
-            litellm_env = {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+            master_key = f"sk-bench-{os.urandom(16).hex()}"  # LiteLLM refuses to start without
+            litellm_env = {
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_TELEMETRY": "False",
+                "LITELLM_MASTER_KEY": master_key,
+            }
             procs.append(
                 start(
                     [
@@ -353,7 +361,7 @@ def main() -> None:
             )
             litellm = f"http://127.0.0.1:{ports['litellm']}"
             targets.append(
-                Target("litellm", f"{litellm}/v1/chat/completions", "sk-any", procs[-1].pid)
+                Target("litellm", f"{litellm}/v1/chat/completions", master_key, procs[-1].pid)
             )
         loop = asyncio.new_event_loop()
         loop.run_until_complete(wait_ready(f"{standin}/v1/models"))

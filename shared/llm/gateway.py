@@ -168,7 +168,15 @@ class Gateway:
         # forward exactly k. With plenty left: a block, so most requests need no commit.
         want = min(BLOCK_MAX, hint // 64) if hint > BLOCK_ABOVE else 1
         limit = caller.plan.limits.llm_requests_per_month
-        reservation = await self.run(metering.reserve, tenant, month, limit, max(1, want))
+        reserving = asyncio.ensure_future(
+            self.run(metering.reserve, tenant, month, limit, max(1, want))
+        )
+        try:
+            reservation = await asyncio.shield(reserving)
+        except asyncio.CancelledError:
+            # The client left while the commit was under way: give back whatever it took.
+            reserving.add_done_callback(self._give_back_unused)
+            raise
         self.remaining_hint[tenant] = reservation.remaining if reservation else 0
         if reservation is None:
             raise self.limit_error(caller)
@@ -176,6 +184,13 @@ class Gateway:
             self.blocks[(tenant, month)] = Block(reservation.shard, reservation.count - 1)
             return Taken(tenant, month, reservation.shard, from_block=True)
         return Taken(tenant, month, reservation.shard, from_block=False)
+
+    def _give_back_unused(self, reserving: asyncio.Future[metering.Reservation | None]) -> None:
+        if reserving.cancelled() or reserving.exception() is not None:
+            return
+        r = reserving.result()
+        if r is not None:
+            self.later(metering.release, r.tenant_id, r.month, r.shard, r.count)
 
     def give_back(self, taken: Taken) -> None:
         block = self.blocks.get((taken.tenant_id, taken.month))
@@ -319,7 +334,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 def _whole(opened: Opened, usage: dict[str, Any]) -> web.Response:
     headers = {"X-Coditect-Model": opened.model.id}
-    data = json.loads(opened.body)
+    try:
+        data = json.loads(opened.body)
+    except ValueError:
+        error = LlmError(502, "upstream_invalid", "the provider's answer is not JSON")
+        return web.json_response(error.body(), status=502)
     if PROVIDERS[opened.model.provider].wire == "anthropic":
         data = to_response(data, opened.model.id)
         usage.update(data["usage"])
@@ -351,6 +370,9 @@ async def _relay(
     relay = _translated if anthropic_wire else _passed
     try:
         ended = await relay(response, opened, wants_usage, usage)
+        # Only a stream read to its end leaves the connection reusable; Anthropic ends on
+        # message_stop, so what follows it is read first.
+        opened.complete = ended and await _drained(opened)
         if not ended:
             cut = LlmError(502, "upstream_stream_cut", "the provider's stream ended early")
             await response.write(cut.sse())
@@ -362,6 +384,18 @@ async def _relay(
         cut = LlmError(502, "upstream_stream_cut", "the provider's stream broke off")
         await response.write(cut.sse())
     return response
+
+
+async def _drained(opened: Opened) -> bool:
+    """Read what the upstream sends after the end marker (usually nothing) for up to 2 s."""
+    assert opened.rest is not None
+    try:
+        async with asyncio.timeout(2):
+            async for _ in opened.rest:
+                pass
+        return True
+    except TimeoutError:
+        return False
 
 
 async def _passed(

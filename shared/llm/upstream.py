@@ -32,8 +32,13 @@ class Opened:
     first: sse.Event | None = None  # streaming: the first event, already read
     rest: AsyncIterator[sse.Event] | None = None
 
+    complete: bool = False  # the whole answer was read: the connection can be reused
+
     def close(self) -> None:
-        self.response.close()  # drops the connection: the upstream sees the cancel
+        if self.complete:
+            self.response.release()  # back to the pool for the next request
+        else:
+            self.response.close()  # drops the connection: the upstream sees the cancel
 
 
 def request_for(
@@ -125,7 +130,8 @@ async def open_call(
                     )
                     if response.status == 200:
                         if not body.get("stream"):
-                            return Opened(model, response, body=await response.read())
+                            raw = await response.read()
+                            return Opened(model, response, body=raw, complete=True)
                         stream = sse.events(_chunks(response))
                         first = await anext(stream, None)
                         if first is not None:
