@@ -1,0 +1,26 @@
+"""The ``llm`` function: ``GET /api/llm/usage`` for the signed-in user (access token).
+
+The OpenAI-compatible ``/api/llm/v1/*`` is the gateway service (shared.llm.gateway), not this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.llm.usage import UsageService
+from shared.web import Reply, Router, bearer_token
+from shared.wiring import services
+
+router = Router("llm")
+
+
+@router.route("GET", "/api/llm/usage")
+def usage(request: Any) -> Reply:
+    svc = services()
+    claims = svc.accounts.authenticate(bearer_token(request))
+    report = svc.get_or_create("llm_usage", lambda: UsageService(svc.db, svc.clock))
+    return Reply(200, report.report(claims, request.args.get("period")))
+
+
+def handle(request: Any) -> Any:
+    return router(request)

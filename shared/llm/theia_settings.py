@@ -1,0 +1,71 @@
+"""Theia's user settings for a workspace pod: every model the plan allows, through the gateway.
+
+The provisioner writes ``render_settings(...)`` as ``settings.json`` in a Secret
+(``settings_secret``) mounted at ``$THEIA_CONFIG_DIR``, and writes it again when the plan changes.
+Theia reads ``ai-features.openAiCustom.customOpenAiModels`` (an OpenAI-compatible ``url`` and
+``apiKey`` per model) and resolves ``ai-features.languageModelAliases`` to the first listed model
+it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from shared.llm.catalog import MODELS, Model
+
+SETTINGS_FILE = "settings.json"
+ID_PREFIX = "coditect/"
+# Preferred models per Theia alias, best first; the first the plan allows is selected.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "default/code": ("claude-sonnet-4", "gpt-4.1", "gpt-4o", "gpt-4.1-mini", "claude-3-5-haiku"),
+    "default/universal": ("gpt-4.1", "claude-sonnet-4", "gpt-4o", "gpt-4.1-mini", "gpt-4o-mini"),
+    "default/code-completion": ("codestral", "gpt-4.1-mini", "gpt-4o-mini", "llama-3.1-8b"),
+    "default/summarize": ("gpt-4.1-mini", "gpt-4o-mini", "gemini-2.5-flash", "llama-3.1-8b"),
+}
+
+
+def models_for_plan(plan: str) -> list[Model]:
+    return [m for m in MODELS.values() if plan in m.plans]
+
+
+def render_settings(models: list[Model], gateway_url: str, key: str) -> dict[str, Any]:
+    """Theia settings (a JSON object) for ``models`` at ``gateway_url`` (ending in ``/v1``)."""
+    custom = [
+        {
+            "model": m.id,
+            "id": ID_PREFIX + m.id,
+            "url": gateway_url,
+            "apiKey": key,
+            "enableStreaming": True,
+            "developerMessageSettings": "system",
+            "supportsStructuredOutput": m.provider != "anthropic",
+        }
+        for m in models
+    ]
+    offered = [m.id for m in models]
+    aliases = {}
+    for alias, preferred in ALIASES.items():
+        ranked = [ID_PREFIX + mid for mid in preferred if mid in offered]
+        if ranked:
+            aliases[alias] = {"selectedModel": ranked[0], "defaultModelIds": ranked}
+    return {
+        "ai-features.AiEnable.enableAI": True,
+        "ai-features.openAiCustom.customOpenAiModels": custom,
+        "ai-features.languageModelAliases": aliases,
+    }
+
+
+def settings_secret(
+    name: str, namespace: str, labels: dict[str, str], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The Secret holding ``settings.json`` (it carries the workspace's key, hence a Secret)."""
+    raw = json.dumps(settings, indent=2, sort_keys=True).encode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "type": "Opaque",
+        "data": {SETTINGS_FILE: base64.b64encode(raw).decode()},
+    }
