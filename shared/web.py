@@ -35,6 +35,8 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Each a whole Set-Cookie value: a header that may appear more than once.
+    cookies: list[str] = field(default_factory=list)
 
 
 Handler = Callable[..., Reply]
@@ -99,7 +101,10 @@ class Router:
             reply = Reply(500, {"error": {"code": "internal", "message": "internal error"}})
         finally:
             request_context.reset(token)
-        headers = {"Cache-Control": "no-store", **reply.headers}
+        headers = [
+            *{"Cache-Control": "no-store", **reply.headers}.items(),
+            *(("Set-Cookie", cookie) for cookie in reply.cookies),
+        ]
         if reply.body is None:
             return Response(status=reply.status, headers=headers)
         return Response(

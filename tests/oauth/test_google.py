@@ -217,14 +217,14 @@ def test_concurrent_callbacks_with_one_state_complete_once(oauth, services):
     identity = Identity("google", "g-race", "race@example.com", True)
     now = oauth.clock.now()
     first = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, "c" * 64
+        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("c" * 64, "b" * 64)
     )
     before = dump_store(services)
     second = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, "d" * 64
+        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("d" * 64, "b" * 64)
     )
-    assert first == ("ok", "signed_up")
-    assert second[0] == "state_used"
+    assert (first.outcome, first.result) == ("ok", "signed_up")
+    assert second.outcome == "state_used"
     assert dump_store(services) == before
 
 
@@ -376,9 +376,14 @@ def test_expired_codes_and_used_states_are_swept_by_later_sign_ins(api, oauth, s
 
     later = Identity("google", "g-later", "later@example.com", True)
     outcome = services.db.transact(
-        oauth._complete, later, "later@example.com", "e" * 64, clock.now() + 600, "f" * 64
+        oauth._complete,
+        later,
+        "later@example.com",
+        "e" * 64,
+        clock.now() + 600,
+        ("f" * 64, "b" * 64),
     )
-    assert outcome == ("ok", "signed_up")
+    assert (outcome.outcome, outcome.result) == ("ok", "signed_up")
     assert services.db.transact(lambda tr: (tr.get(code_key), tr.get(state_key))) == (None, None)
 
 
