@@ -163,3 +163,19 @@ def bearer_token(request: Any) -> str:
             headers={"WWW-Authenticate": 'Bearer realm="coditect"'},
         )
     return token.strip()
+
+
+def client_address(request: Any, forwarded_for_position: int) -> str:
+    """The address a request came from, as far as our own proxies vouch for it.
+
+    Behind Google's load balancer the last two X-Forwarded-For entries are the ones it appended
+    (``<client>, <load balancer>``): position 2 from the right. Anything further left was sent
+    by the client and proves nothing. Position 0, or a header shorter than that (the request
+    did not come through the load balancer): the connection's peer.
+    """
+    if forwarded_for_position > 0:
+        raw = request.headers.get("X-Forwarded-For", "")
+        entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+        if len(entries) >= forwarded_for_position:
+            return str(entries[-forwarded_for_position])
+    return str(request.remote_addr or "")

@@ -119,7 +119,9 @@ class OAuthService:
         self._env_id_warned: set[str] = set()
 
     @classmethod
-    def build(cls, services: Any, oauth_settings: OAuthSettings) -> OAuthService:
+    def build(
+        cls, services: Any, oauth_settings: OAuthSettings, *, mail: Callable[[], MailPort]
+    ) -> OAuthService:
         from shared.oauth.github import GitHubProvider
         from shared.oauth.google import GoogleProvider
 
@@ -145,7 +147,7 @@ class OAuthService:
                     http,
                 ),
             },
-            mail=lambda: services.mail,
+            mail=mail,
         )
 
     # -- configuration ---------------------------------------------------------------------------

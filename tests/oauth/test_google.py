@@ -314,7 +314,7 @@ def test_not_configured_provider_answers_404(api, services, oauth_settings):
     # client id: neither is configured.
     put_clients(services, "google", parts=(0,))
     put_clients(services, "github", parts=(1,))
-    services.use(oauth=OAuthService.build(services, oauth_settings))
+    services.use(oauth=OAuthService.build(services, oauth_settings, mail=lambda: services.mail))
     before = dump_store(services)
     for provider in ("google", "github"):
         response = api.get(f"/api/auth/oauth/{provider}/start")
@@ -348,7 +348,7 @@ def test_unreachable_provider_sends_the_browser_back_with_a_readable_error(
     put_clients(services, "google")
     closed = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
     settings = replace(oauth_settings, google_discovery_url=closed)
-    services.use(oauth=OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings, mail=lambda: services.mail))
     before = dump_store(services)
     response = api.get("/api/auth/oauth/google/start")
     assert response.status_code == 302
@@ -409,7 +409,7 @@ def test_google_code_exchange_proves_pkce_and_the_client(api, services, oauth_se
 
     put_clients(services, "google")
     http = RecordingHttp()
-    built = OAuthService.build(services, oauth_settings)
+    built = OAuthService.build(services, oauth_settings, mail=lambda: services.mail)
     google = GoogleProvider(oauth_settings.google_discovery_url, http, services.clock, 60)
     built.providers = {**built.providers, "google": google}
     services.use(oauth=built)
@@ -441,7 +441,7 @@ def test_unexpected_failure_redirects_with_server_error_and_writes_nothing(
     from tests.oauth.conftest import put_clients
 
     put_clients(services, "google")
-    built = OAuthService.build(services, oauth_settings)
+    built = OAuthService.build(services, oauth_settings, mail=lambda: services.mail)
     built.providers = {**built.providers, "google": BrokenProvider()}
     services.use(oauth=built)
     state = urlsplit(start(api)).query
