@@ -279,7 +279,7 @@ def start_oauth_stand_ins(stack: LocalStack) -> Callable[[], None]:
             github_api_url=github_url,
         )
         stack.started.append(f"GitHub sign-in stand-in: {github_url}")
-    services.use(oauth=OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings, mail=lambda: services.mail))
 
     def stop() -> None:
         for each in reversed(stops):

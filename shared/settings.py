@@ -79,10 +79,37 @@ class Settings:
         "CODITECT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, "Lifetime of refresh tokens.", gt=0
     )
     login_max_failures: int = env(
-        "CODITECT_LOGIN_MAX_FAILURES", 10, "Failed logins per email before 429.", gt=0
+        "CODITECT_LOGIN_MAX_FAILURES",
+        10,
+        "Failed logins on an email from one client address within the window before that "
+        "address gets 429 for the rest of it.",
+        gt=0,
+    )
+    login_slow_after_failures: int = env(
+        "CODITECT_LOGIN_SLOW_AFTER_FAILURES",
+        3,
+        "Failed logins on an email from one address after which each further attempt waits "
+        "1 s, 2 s, 4 s, ... after the latest failure (429 with Retry-After meanwhile).",
+        ge=0,
+    )
+    login_max_failures_per_email: int = env(
+        "CODITECT_LOGIN_MAX_FAILURES_PER_EMAIL",
+        100,
+        "Failed logins on an email from all addresses together within the window before "
+        "every attempt on it gets 429 (a guesser spread over many addresses).",
+        gt=0,
     )
     login_failure_window_seconds: int = env(
-        "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60, "Window of the failed-login count.", gt=0
+        "CODITECT_LOGIN_WINDOW_SECONDS", 15 * 60, "Window of the failed-login counts.", gt=0
+    )
+    forwarded_for_position: int = env(
+        "CODITECT_FORWARDED_FOR_POSITION",
+        0,
+        "Where the client address is in X-Forwarded-For, counted from the right: 2 behind "
+        "Google's external Application Load Balancer (it appends `<client>, <its own "
+        "address>`; entries further left come from the client and are not trusted); 0: "
+        "ignore the header and use the connection's peer (the local stack).",
+        ge=0,
     )
     max_body_bytes: int = env(
         "CODITECT_MAX_BODY_BYTES", 64 * 1024, "Largest JSON request body (413 above).", gt=0

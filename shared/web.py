@@ -37,6 +37,8 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Each a whole Set-Cookie value: a header that may appear more than once.
+    cookies: list[str] = field(default_factory=list)
 
 
 Handler = Callable[..., Reply]
@@ -101,7 +103,10 @@ class Router:
             reply = Reply(500, {"error": {"code": "internal", "message": "internal error"}})
         finally:
             request_context.reset(token)
-        headers = {"Cache-Control": "no-store", **reply.headers}
+        headers = [
+            *{"Cache-Control": "no-store", **reply.headers}.items(),
+            *(("Set-Cookie", cookie) for cookie in reply.cookies),
+        ]
         if reply.body is None:
             return Response(status=reply.status, headers=headers)
         return Response(
@@ -158,3 +163,19 @@ def bearer_token(request: Any) -> str:
             headers={"WWW-Authenticate": 'Bearer realm="coditect"'},
         )
     return token.strip()
+
+
+def client_address(request: Any, forwarded_for_position: int) -> str:
+    """The address a request came from, as far as our own proxies vouch for it.
+
+    Behind Google's load balancer the last two X-Forwarded-For entries are the ones it appended
+    (``<client>, <load balancer>``): position 2 from the right. Anything further left was sent
+    by the client and proves nothing. Position 0, or a header shorter than that (the request
+    did not come through the load balancer): the connection's peer.
+    """
+    if forwarded_for_position > 0:
+        raw = request.headers.get("X-Forwarded-For", "")
+        entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+        if len(entries) >= forwarded_for_position:
+            return str(entries[-forwarded_for_position])
+    return str(request.remote_addr or "")

@@ -131,7 +131,7 @@ class Services:
         def make() -> OAuthService:
             from shared.oauth.service import OAuthService
 
-            return OAuthService.build(self, self.settings.oauth)
+            return OAuthService.build(self, self.settings.oauth, mail=lambda: self.mail)
 
         return self._once("oauth", make)
 

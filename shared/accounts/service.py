@@ -7,9 +7,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -21,6 +19,7 @@ from shared.accounts.identities import linked_providers
 from shared.accounts.licenses import get_license
 from shared.accounts.records import LicenseRecord, RefreshFamily, UserIds, UserRecord
 from shared.accounts.requests import LoginRequest, RefreshRequest, RegisterRequest
+from shared.accounts.throttle import LoginThrottle
 from shared.accounts.usage import month_usage, usage_month
 from shared.accounts.users import (
     create_personal_account,
@@ -33,13 +32,13 @@ from shared.accounts.users import (
     put_credential,
 )
 from shared.clock import Clock, isoformat
-from shared.errors import TooManyRequests, Unauthorized, Unprocessable
+from shared.errors import Unauthorized, Unprocessable
 from shared.ids import new_id
 from shared.plans import effective_plan
 from shared.settings import Settings
 from shared.store import Database, Transaction
 from shared.store.codec import dump, load
-from shared.store.keys import TENANTS, THROTTLE
+from shared.store.keys import TENANTS
 from shared.tokens import Claims, TokenService
 
 log = logging.getLogger("coditect.accounts")
@@ -157,32 +156,18 @@ class AccountService:
         return self.db.transact(create)
 
     # -- login -----------------------------------------------------------------------------------
-    def _failures(self, tr: Transaction, key: bytes, now: float) -> list[float]:
-        window = self.settings.login_failure_window_seconds
-        stamps: list[float] = json.loads(tr.get(key) or b"[]")
-        return [t for t in stamps if t > now - window]
-
-    def login(self, body: LoginRequest) -> tuple[UserRecord, SessionTokens]:
+    def login(self, body: LoginRequest, client: str) -> tuple[UserRecord, SessionTokens]:
+        """``client``: the caller's address (shared.web.client_address), for the throttle."""
         invalid = Unauthorized("email or password is incorrect", code="invalid_credentials")
         try:
             email = normalize_email(body.email)
         except Unprocessable:
             raise invalid from None
-        throttle_key = THROTTLE.key("login", email_hash(email))
+        throttle = LoginThrottle(self.settings)
 
         def check(tr: Transaction) -> tuple[UserIds | None, str | None]:
-            now = self.clock.now()
-            failures = self._failures(tr, throttle_key, now)
-            if len(failures) >= self.settings.login_max_failures:
-                wait = failures[0] + self.settings.login_failure_window_seconds - now
-                raise TooManyRequests(
-                    "too many failed logins; try again later",
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                )
-            # The attempt counts as a failure until it succeeds (which clears the count):
-            # recorded before the password is checked, in the transaction that checked the
-            # count, so concurrent guesses conflict here and at most the limit get through.
-            tr.set(throttle_key, json.dumps([*failures, now][-50:]).encode())
+            # Counted as a failure until it succeeds, before the password is checked (throttle.py).
+            throttle.admit(tr, email_hash(email), client, self.clock.now())
             ids = lookup_email(tr, email)
             if ids is None:
                 return None, None
@@ -217,7 +202,7 @@ class AccountService:
             # (a password removed or changed meanwhile must not yield a session).
             if user is None or cred is None or cred["password_hash"] != stored_hash:
                 raise invalid
-            tr.clear(throttle_key)
+            throttle.succeeded(tr, email_hash(email), client)
             if rehash:
                 put_credential(tr, tenant_id, user_id, rehash, now)
             write_audit(

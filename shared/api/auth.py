@@ -15,7 +15,7 @@ from shared.accounts.requests import (
 )
 from shared.accounts.users import public_user
 from shared.errors import ApiError
-from shared.web import Reply, Router, bearer_token, read_json
+from shared.web import Reply, Router, bearer_token, client_address, read_json
 from shared.wiring import Services, services
 
 router = Router("auth")
@@ -59,7 +59,9 @@ def register(request: Any) -> Reply:
 @router.route("POST", "/api/auth/login")
 def login(request: Any) -> Reply:
     body = read_json(request, LoginRequest)
-    user, tokens = services().accounts.login(body)
+    svc = services()
+    client = client_address(request, svc.settings.forwarded_for_position)
+    user, tokens = svc.accounts.login(body, client)
     return Reply(200, {"user": public_user(user), **tokens.public()})
 
 

@@ -1,8 +1,12 @@
-"""The oauth function: sign in with Google or GitHub, and the one-time code exchange.
+"""The oauth function: sign in with Google or GitHub, the one-time code exchange, and linking a
+provider to the signed-in account.
 
 Browser-facing steps (/start, /callback) answer with redirects; a failed callback sends the
 browser to the app with ``?oauth_error=<code>`` (never a stack trace). The app then posts the
-one-time code to /exchange and gets the usual token answer.
+one-time code to /exchange (same origin: the browser adds the binding cookie set at /start) and
+gets the usual token answer. ``POST /api/auth/oauth/{provider}/link`` (bearer) answers the
+provider's URL and sets the link's state cookie; the callback then sends the browser to the app
+with ``?oauth_linked=<provider>``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.accounts.users import public_user
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
-from shared.oauth.cookie import COOKIE_NAME, clear_cookie_header
+from shared.oauth.cookie import (
+    BINDING_COOKIE_NAME,
+    COOKIE_NAME,
+    binding_cookie_header,
+    clear_cookie_header,
+    valid_binding,
+)
 from shared.oauth.errors import OAuthFailure
-from shared.web import Reply, Router, read_json
+from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
 
 log = logging.getLogger("coditect.oauth")
@@ -44,7 +54,18 @@ def start(request: Any, provider: str) -> Reply:
         return Reply(
             302, None, {"Location": service.app_redirect(provider, oauth_error=failure.code)}
         )
-    return Reply(302, None, {"Location": redirect.location, "Set-Cookie": redirect.set_cookie})
+    return Reply(302, None, {"Location": redirect.location}, redirect.cookies)
+
+
+@router.route("POST", "/api/auth/oauth/{provider}/link")
+def start_link(request: Any, provider: str) -> Reply:
+    """The signed-in owner adds a sign-in method; the app navigates to the answered URL."""
+    svc = services()
+    claims = svc.accounts.authenticate(bearer_token(request))
+    if provider not in PROVIDERS:
+        raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
+    redirect = svc.oauth.start_link(provider, claims)
+    return Reply(200, {"url": redirect.location}, {}, redirect.cookies)
 
 
 @router.route("GET", "/api/auth/oauth/{provider}/callback")
@@ -53,10 +74,11 @@ def callback(request: Any, provider: str) -> Reply:
     if provider not in PROVIDERS:
         raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
     # The flow ends here whatever happens: the cookie has done its job.
-    headers = {"Set-Cookie": clear_cookie_header(service.callback_path(provider)), **NO_REFERRER}
+    cookies = [clear_cookie_header(service.callback_path(provider))]
     args = {k: request.args.get(k, "") for k in ("state", "code", "error")}
+    binding = valid_binding(request.cookies.get(BINDING_COOKIE_NAME))
     try:
-        location = service.callback(provider, args, request.cookies.get(COOKIE_NAME))
+        location = service.callback(provider, args, request.cookies.get(COOKIE_NAME), binding)
     except OAuthFailure as failure:
         log.warning(
             "oauth sign-in refused",
@@ -66,14 +88,21 @@ def callback(request: Any, provider: str) -> Reply:
     except Exception:
         log.exception("oauth callback failed", extra={"fields": {"provider": provider}})
         location = service.app_redirect(provider, oauth_error="server_error")
-    return Reply(302, None, {"Location": location, **headers})
+    return Reply(302, None, {"Location": location, **NO_REFERRER}, cookies)
 
 
 @router.route("POST", "/api/auth/oauth/exchange")
 def exchange(request: Any) -> Reply:
     body = read_json(request, ExchangeRequest)
-    user, tokens, sign_in = services().oauth.exchange(body.code)
-    return Reply(200, {"user": public_user(user), **tokens.public(), "sign_in": sign_in})
+    svc = services()
+    binding = valid_binding(request.cookies.get(BINDING_COOKIE_NAME))
+    user, tokens, sign_in = svc.oauth.exchange(body.code, binding)
+    # The binding has done its job; the next sign-in gets a fresh one at /start.
+    secure = svc.settings.public_url.startswith("https://")
+    cleared = binding_cookie_header("", 0, secure=secure)
+    return Reply(
+        200, {"user": public_user(user), **tokens.public(), "sign_in": sign_in}, {}, [cleared]
+    )
 
 
 def handle(request: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from shared.oauth.errors import OAuthFailure
 
@@ -99,3 +99,27 @@ class Http:
             )
             raise OAuthFailure("provider_error", f"GET {url} answered {status}")
         return body
+
+
+class Provider(Protocol):
+    name: str
+
+    def authorize_url(
+        self,
+        client: ClientCredentials,
+        *,
+        redirect_uri: str,
+        state: str,
+        challenge: str,
+        nonce: str,
+    ) -> str: ...
+
+    def fetch_identity(
+        self,
+        client: ClientCredentials,
+        *,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+        nonce: str,
+    ) -> Identity: ...

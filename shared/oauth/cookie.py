@@ -25,6 +25,10 @@ from shared.oauth.errors import OAuthFailure
 
 COOKIE_NAME = "coditect_oauth"
 MAX_COOKIE_CHARS = 2048
+# Binds the one-time code to the browser that started sign-in (login CSRF): set at /start, its
+# SHA-256 stored with the code at /callback, required at /exchange. Path covers both.
+BINDING_COOKIE_NAME = "coditect_oauth_binding"
+BINDING_PATH = "/api/auth/oauth"
 
 
 def _b64(data: bytes) -> str:
@@ -55,31 +59,38 @@ class FlowState:
     code_verifier: str
     nonce: str
     expires_at: float
+    # Set when the signed-in owner asked to link this provider (``start_link``): the account the
+    # identity is added to. Empty for a sign-in.
+    link_user_id: str = ""
+    link_tenant_id: str = ""
 
     @classmethod
-    def new(cls, provider: str, now: float, ttl: int) -> FlowState:
+    def new(
+        cls, provider: str, now: float, ttl: int, link_to: tuple[str, str] | None = None
+    ) -> FlowState:
         # 43+ characters of URL-safe randomness: RFC 7636's minimum verifier length.
+        user_id, tenant_id = link_to or ("", "")
         return cls(
             provider=provider,
             state=secrets.token_urlsafe(32),
             code_verifier=secrets.token_urlsafe(48),
             nonce=secrets.token_urlsafe(32),
             expires_at=now + ttl,
+            link_user_id=user_id,
+            link_tenant_id=tenant_id,
         )
 
     def seal(self, key: bytes) -> str:
-        payload = _b64(
-            json.dumps(
-                {
-                    "p": self.provider,
-                    "s": self.state,
-                    "v": self.code_verifier,
-                    "n": self.nonce,
-                    "e": int(self.expires_at),
-                },
-                separators=(",", ":"),
-            ).encode()
-        )
+        fields: dict[str, Any] = {
+            "p": self.provider,
+            "s": self.state,
+            "v": self.code_verifier,
+            "n": self.nonce,
+            "e": int(self.expires_at),
+        }
+        if self.link_user_id:
+            fields.update({"u": self.link_user_id, "t": self.link_tenant_id})
+        payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
         return payload + "." + _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
     @classmethod
@@ -105,7 +116,10 @@ class FlowState:
             raise OAuthFailure("invalid_state", "state cookie is incomplete")
         if data["e"] <= now:
             raise OAuthFailure("state_expired", "the sign-in took too long")
-        return cls(provider, data["s"], data["v"], data["n"], float(data["e"]))
+        link = (data.get("u", ""), data.get("t", ""))
+        if not all(isinstance(part, str) for part in link) or bool(link[0]) != bool(link[1]):
+            raise OAuthFailure("invalid_state", "state cookie is incomplete")
+        return cls(provider, data["s"], data["v"], data["n"], float(data["e"]), *link)
 
     def matches(self, state: str | None) -> bool:
         return bool(state) and hmac.compare_digest(self.state.encode(), str(state).encode())
@@ -127,3 +141,31 @@ def set_cookie_header(value: str, path: str, max_age: int) -> str:
 
 def clear_cookie_header(path: str) -> str:
     return set_cookie_header("", path, 0)
+
+
+def new_binding() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def binding_cookie_header(value: str, max_age: int, *, secure: bool) -> str:
+    """Lax: the provider's redirect back (a top-level GET) and the app's same-origin fetch carry
+    it; a cross-site POST or a framed page do not. Secure whenever the origin is https (a
+    plain-http local origin would never get it back otherwise)."""
+    from werkzeug.http import dump_cookie
+
+    return dump_cookie(
+        BINDING_COOKIE_NAME,
+        value,
+        max_age=max_age,
+        path=BINDING_PATH,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def valid_binding(value: str | None) -> str | None:
+    """The cookie's value when it looks like one we set (bounded, URL-safe), else ``None``."""
+    if not value or len(value) > 128:
+        return None
+    return value if all(c.isalnum() or c in "-_" for c in value) else None

@@ -1,27 +1,34 @@
-"""The sign-in flow: start, callback (verify, then sign in, link or sign up), code exchange.
+"""The sign-in flow: start, callback (verify, then sign in, take back or sign up), code exchange,
+and linking another provider to the signed-in owner's account.
 
-``start`` sets the signed state cookie and sends the browser to the provider. ``callback``
-checks the provider's answer against the cookie (state; the provider checks PKCE; Google's
-id_token carries the nonce), asks the provider who the person is, and in ONE transaction signs
-them in, links the identity to the account with the same verified email (taking an account
-whose email was never verified back from whoever set its password), or creates an account;
-marks the state used; and stores a one-time code (60 s, single use, only its hash is stored).
-The browser then goes to the app with that code, never with tokens; the app exchanges it at
-``POST /api/auth/oauth/exchange``. Every refusal happens before that transaction: nothing is
-written on a bad case.
+``start`` sets the signed state cookie and the browser-binding cookie and sends the browser to
+the provider. ``callback`` checks the provider's answer against the cookie (state; the provider
+checks PKCE; Google's id_token carries the nonce), asks the provider who the person is, and in
+ONE transaction signs them in, creates an account, or takes back an account whose email was
+never verified from whoever set its password; marks the state used; and stores a one-time code
+(60 s, single use, only its hash is stored, bound to the browser: shared/oauth/codes.py). The
+browser then goes to the app with that code, never with tokens; the app exchanges it at
+``POST /api/auth/oauth/exchange``.
+
+An identity whose verified email belongs to an account that already proved that email is NOT
+linked on sign-in: the owner never said so. The callback answers ``account_exists``; the owner
+signs in their usual way and links from settings (``start_link``: the state cookie then names
+their account, so only the browser they asked from can complete the link). Every added sign-in
+method is mailed to the owner. Every refusal happens before the callback's transaction writes:
+nothing is written on a bad case.
 """
 
 from __future__ import annotations
 
 import json
 import secrets as pysecrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
-from shared.accounts.audit import write_audit
 from shared.accounts.identities import link_identity, lookup_identity, verify_email_by_oauth
-from shared.accounts.records import UserRecord
+from shared.accounts.records import UserIds, UserRecord
 from shared.accounts.service import AccountService, SessionTokens
 from shared.accounts.users import (
     create_account_without_password,
@@ -32,11 +39,21 @@ from shared.accounts.users import (
 )
 from shared.clock import Clock, isoformat
 from shared.digests import sha256_hex
-from shared.errors import BadRequest, NotFound, Unprocessable
-from shared.oauth.common import ClientCredentials, Http, Identity, log
+from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from shared.mail import MailPort
+from shared.oauth.codes import CodeGrant, code_key, exchange_code, expiry_key
+from shared.oauth.common import ClientCredentials, Http, Identity, Provider, log
 from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
-from shared.oauth.cookie import FlowState, derive_key, pkce_challenge, set_cookie_header
+from shared.oauth.cookie import (
+    FlowState,
+    binding_cookie_header,
+    derive_key,
+    new_binding,
+    pkce_challenge,
+    set_cookie_header,
+)
 from shared.oauth.errors import OAuthFailure
+from shared.oauth.notify import notify_sign_in_method_added
 from shared.secret_names import (
     GITHUB_OAUTH_CLIENT_ID,
     GITHUB_OAUTH_CLIENT_SECRET,
@@ -47,6 +64,7 @@ from shared.secrets import SecretNotFound, SecretsPort
 from shared.settings import Settings
 from shared.store import Database, Transaction
 from shared.store.keys import INDEXES, PROCESSED
+from shared.tokens import Claims
 
 # Both halves of a provider's credentials are read through the secrets port under these names.
 CLIENT_ID_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_ID, GITHUB: GITHUB_OAUTH_CLIENT_ID}
@@ -54,50 +72,27 @@ SECRET_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_SECRET, GITHUB: GITHUB_OAUTH_CLIENT_
 SWEEP_LIMIT = 16  # expired codes/states cleared per sign-in: bounded work per transaction
 
 
-class Provider(Protocol):
-    name: str
-
-    def authorize_url(
-        self,
-        client: ClientCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        challenge: str,
-        nonce: str,
-    ) -> str: ...
-
-    def fetch_identity(
-        self,
-        client: ClientCredentials,
-        *,
-        code: str,
-        redirect_uri: str,
-        code_verifier: str,
-        nonce: str,
-    ) -> Identity: ...
-
-
 @dataclass(frozen=True)
 class Redirect:
     location: str
-    set_cookie: str
+    cookies: list[str]
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What the callback's transaction did; ``notify`` is the address told of an added method."""
+
+    outcome: str  # "ok" or the refusal's code
+    result: str  # signed_in | signed_up | linked | linked_by_owner | already_linked, or detail
+    notify: str | None = None
 
 
 def _hash(value: str) -> str:
     return sha256_hex(value)
 
 
-def _code_key(code_hash: str) -> bytes:
-    return INDEXES.key("oauth_code", code_hash)
-
-
 def _state_key(state_hash: str) -> bytes:
     return PROCESSED.key("oauth_state", state_hash)
-
-
-def _expiry_key(expires_at: float, kind: str, digest: str) -> bytes:
-    return INDEXES.key("oauth_expiry", int(expires_at * 1000), kind, digest)
 
 
 class OAuthService:
@@ -111,6 +106,7 @@ class OAuthService:
         settings: Settings,
         oauth_settings: OAuthSettings,
         providers: dict[str, Provider],
+        mail: Callable[[], MailPort],
     ) -> None:
         self.db = db
         self.clock = clock
@@ -119,10 +115,13 @@ class OAuthService:
         self.settings = settings
         self.config = oauth_settings
         self.providers = providers
+        self.mail = mail  # built on first use: most sign-ins send nothing
         self._env_id_warned: set[str] = set()
 
     @classmethod
-    def build(cls, services: Any, oauth_settings: OAuthSettings) -> OAuthService:
+    def build(
+        cls, services: Any, oauth_settings: OAuthSettings, *, mail: Callable[[], MailPort]
+    ) -> OAuthService:
         from shared.oauth.github import GitHubProvider
         from shared.oauth.google import GoogleProvider
 
@@ -148,6 +147,7 @@ class OAuthService:
                     http,
                 ),
             },
+            mail=mail,
         )
 
     # -- configuration ---------------------------------------------------------------------------
@@ -200,8 +200,40 @@ class OAuthService:
 
     # -- /start ----------------------------------------------------------------------------------
     def start(self, provider: str) -> Redirect:
+        """Sign-in: the state cookie, and a fresh binding cookie for the one-time code."""
+        redirect = self._start(provider, None)
+        binding = binding_cookie_header(
+            new_binding(),
+            self.config.state_seconds + self.config.code_seconds,
+            secure=self.settings.public_url.startswith("https://"),
+        )
+        return Redirect(redirect.location, [*redirect.cookies, binding])
+
+    def start_link(self, provider: str, claims: Claims) -> Redirect:
+        """The signed-in owner adds ``provider``: the state cookie names their account.
+
+        409 ``email_not_verified`` while the account's email is unproven: the take-back of such
+        an account (verify_email_by_oauth) removes the password and sessions but not identities,
+        so an identity linked before the owner proved the email could outlive it.
+        """
+        self.client(provider)  # 404 before anything else
+
+        def read(tr: Transaction) -> UserRecord | None:
+            return get_user(tr, claims["tid"], claims["sub"])
+
+        user = self.db.transact(read)
+        if user is None:
+            raise Unauthorized("account no longer exists", code="invalid_token")
+        if not email_is_verified(user):
+            raise Conflict(
+                "verify your email before adding another sign-in method",
+                code="email_not_verified",
+            )
+        return self._start(provider, (claims["sub"], claims["tid"]))
+
+    def _start(self, provider: str, link_to: tuple[str, str] | None) -> Redirect:
         client = self.client(provider)  # raises 404 before anything else happens
-        flow = FlowState.new(provider, self.clock.now(), self.config.state_seconds)
+        flow = FlowState.new(provider, self.clock.now(), self.config.state_seconds, link_to)
         location = self.providers[provider].authorize_url(
             client,
             redirect_uri=self.redirect_uri(provider),
@@ -214,11 +246,16 @@ class OAuthService:
             self.callback_path(provider),
             self.config.state_seconds,
         )
-        return Redirect(location, cookie)
+        return Redirect(location, [cookie])
 
     # -- /callback -------------------------------------------------------------------------------
-    def callback(self, provider: str, args: dict[str, str], cookie: str | None) -> str:
-        """Sign the browser in; returns where to send it. Raises :class:`OAuthFailure`."""
+    def callback(
+        self, provider: str, args: dict[str, str], cookie: str | None, binding: str | None
+    ) -> str:
+        """Sign the browser in (or finish a link); returns where to send it.
+
+        Raises :class:`OAuthFailure`. ``binding`` is the browser's binding cookie (sign-in only).
+        """
         if args.get("error"):
             # The provider's own error page (the user said no, or the request was refused).
             error = args["error"]
@@ -240,6 +277,8 @@ class OAuthService:
         code = args.get("code")
         if not code or len(code) > 2048:
             raise OAuthFailure("missing_code", "no authorization code")
+        if not flow.link_user_id and not binding:
+            raise OAuthFailure("missing_binding", "no binding cookie: sign-in not started here")
         state_hash = _hash(flow.state)
         if self.db.transact(lambda tr: tr.get(_state_key(state_hash)) is not None):
             raise OAuthFailure("state_used", "this sign-in was already completed")
@@ -256,17 +295,25 @@ class OAuthService:
             email = normalize_email(identity.email)
         except Unprocessable:
             raise OAuthFailure("invalid_email", "the provider's email is not valid") from None
-        one_time_code = pysecrets.token_urlsafe(32)
-        outcome, detail = self.db.transact(
-            self._complete, identity, email, state_hash, flow.expires_at, _hash(one_time_code)
-        )
-        if outcome != "ok":
-            raise OAuthFailure(outcome, detail)
+        if flow.link_user_id:
+            done = self.db.transact(self._link, identity, email, flow, state_hash)
+            code_param: dict[str, str] = {"oauth_linked": provider}
+        else:
+            one_time_code = pysecrets.token_urlsafe(32)
+            grant = (_hash(one_time_code), _hash(binding or ""))
+            done = self.db.transact(
+                self._complete, identity, email, state_hash, flow.expires_at, grant
+            )
+            code_param = {"oauth_code": one_time_code}
+        if done.outcome != "ok":
+            raise OAuthFailure(done.outcome, done.result)
         log.info(
             "oauth sign-in completed",
-            extra={"fields": {"provider": provider, "result": detail}},
+            extra={"fields": {"provider": provider, "result": done.result}},
         )
-        return self.app_redirect(provider, oauth_code=one_time_code)
+        if done.notify:
+            notify_sign_in_method_added(self.mail, done.notify, provider, self.settings.public_url)
+        return self.app_redirect(provider, **code_param)
 
     def _complete(
         self,
@@ -275,34 +322,38 @@ class OAuthService:
         email: str,
         state_hash: str,
         state_expires_at: float,
-        code_hash: str,
-    ) -> tuple[str, str]:
-        """Sign in / link / sign up, mark the state used and store the code: one transaction.
+        grant: tuple[str, str],
+    ) -> Completed:
+        """Sign in / take back / sign up, mark the state used and store the code: one transaction.
 
-        Returns ``(outcome, detail)`` rather than raising, as the store may run it twice.
+        Returns the outcome rather than raising, as the store may run it twice. ``grant`` is the
+        one-time code's hash and the binding cookie's hash.
         """
         now = self.clock.now()
         if tr.get(_state_key(state_hash)) is not None:
-            return "state_used", "this sign-in was already completed"
+            return Completed("state_used", "this sign-in was already completed")
+        notify = None
         found = lookup_identity(tr, identity.provider, identity.subject)
         if found is not None:
             result = "signed_in"
             if get_user(tr, found["tenant_id"], found["user_id"]) is None:
-                return "account_missing", "the linked account no longer exists"
+                return Completed("account_missing", "the linked account no longer exists")
         else:
             found = lookup_email(tr, email)
             if found is not None:
                 result = "linked"
                 user = get_user(tr, found["tenant_id"], found["user_id"])
                 if user is None:
-                    return "account_missing", "the account with this email no longer exists"
-                if not email_is_verified(user):
-                    # Password sign-up proves nothing about the email: whoever set that password
-                    # may have registered someone else's address first. The provider has proved
-                    # ownership, so the account becomes theirs alone (password and sessions go).
-                    verify_email_by_oauth(
-                        tr, found["tenant_id"], user, now, provider=identity.provider
-                    )
+                    return Completed("account_missing", "the account with this email is gone")
+                if email_is_verified(user):
+                    # The owner proved this email already and never asked for this provider:
+                    # they sign in their usual way and link it from settings (start_link).
+                    return Completed("account_exists", "sign in with your method, then link")
+                # Password sign-up proves nothing about the email: whoever set that password
+                # may have registered someone else's address first. The provider has proved
+                # ownership, so the account becomes theirs alone (password and sessions go).
+                verify_email_by_oauth(tr, found["tenant_id"], user, now, provider=identity.provider)
+                notify = email
             else:
                 result = "signed_up"
                 user = create_account_without_password(
@@ -314,33 +365,56 @@ class OAuthService:
                     method=f"oauth:{identity.provider}",
                 )
                 found = {"user_id": user["user_id"], "tenant_id": user["tenant_id"]}
-            link_identity(
-                tr,
-                found["tenant_id"],
-                found["user_id"],
-                now,
-                provider=identity.provider,
-                subject=identity.subject,
-                email=email,
-            )
+            self._link_identity(tr, found, identity, email, now)
+        self._mark_state_used(tr, state_hash, state_expires_at, now)
+        code_hash, binding_hash = grant
+        grant_record = CodeGrant(
+            found["user_id"], found["tenant_id"], identity.provider, result, binding_hash
+        )
+        grant_record.store(tr, code_hash, now + self.config.code_seconds)
+        return Completed("ok", result, notify)
+
+    def _link(
+        self, tr: Transaction, identity: Identity, email: str, flow: FlowState, state_hash: str
+    ) -> Completed:
+        """Link the identity to the owner who asked (the state cookie names them), in one
+        transaction; no code: the owner's browser is signed in already."""
+        now = self.clock.now()
+        if tr.get(_state_key(state_hash)) is not None:
+            return Completed("state_used", "this link was already completed")
+        owner: UserIds = {"user_id": flow.link_user_id, "tenant_id": flow.link_tenant_id}
+        user = get_user(tr, owner["tenant_id"], owner["user_id"])
+        if user is None:
+            return Completed("account_missing", "the account asking for the link is gone")
+        found = lookup_identity(tr, identity.provider, identity.subject)
+        if found is not None and found["user_id"] != owner["user_id"]:
+            return Completed("identity_in_use", "that account signs in to another user")
+        notify = None
+        if found is None:
+            self._link_identity(tr, owner, identity, email, now)
+            notify = user["email"]
+        self._mark_state_used(tr, state_hash, flow.expires_at, now)
+        return Completed("ok", "already_linked" if found else "linked_by_owner", notify)
+
+    def _link_identity(
+        self, tr: Transaction, ids: UserIds, identity: Identity, email: str, now: float
+    ) -> None:
+        link_identity(
+            tr,
+            ids["tenant_id"],
+            ids["user_id"],
+            now,
+            provider=identity.provider,
+            subject=identity.subject,
+            email=email,
+        )
+
+    def _mark_state_used(
+        self, tr: Transaction, state_hash: str, state_expires_at: float, now: float
+    ) -> None:
         self._sweep(tr, now)
         tr.set(_state_key(state_hash), json.dumps({"used_at": isoformat(now)}).encode())
-        tr.set(_expiry_key(state_expires_at, "state", state_hash), b"")
-        expires_at = now + self.config.code_seconds
-        tr.set(
-            _code_key(code_hash),
-            json.dumps(
-                {
-                    "user_id": found["user_id"],
-                    "tenant_id": found["tenant_id"],
-                    "provider": identity.provider,
-                    "result": result,
-                    "expires_at": expires_at,
-                }
-            ).encode(),
-        )
-        tr.set(_expiry_key(expires_at, "code", code_hash), b"")
-        return "ok", result
+        tr.set(expiry_key(state_expires_at, "state", state_hash), b"")
 
     def _sweep(self, tr: Transaction, now: float) -> None:
         """Clear a few expired codes and used-state marks (snapshot read: no conflicts)."""
@@ -349,45 +423,10 @@ class OAuthService:
         for key, _value in tr.get_range(begin, end, limit=SWEEP_LIMIT, snapshot=True):
             _, _, kind, digest = INDEXES.unpack(key)
             tr.clear(key)
-            tr.clear(_code_key(digest) if kind == "code" else _state_key(digest))
+            tr.clear(code_key(digest) if kind == "code" else _state_key(digest))
 
     # -- POST /api/auth/oauth/exchange -----------------------------------------------------------
-    def exchange(self, code: str) -> tuple[UserRecord, SessionTokens, dict[str, str]]:
-        code_hash = _hash(code)
-
-        def consume(tr: Transaction) -> tuple[str, Any]:
-            raw = tr.get(_code_key(code_hash))
-            if raw is None:
-                return "invalid", None
-            record = json.loads(raw)
-            now = self.clock.now()
-            if record["expires_at"] <= now:
-                return "expired", None  # left for the sweep: a bad case writes nothing
-            user = get_user(tr, record["tenant_id"], record["user_id"])
-            if user is None:
-                return "invalid", None
-            tr.clear(_code_key(code_hash))
-            tr.clear(_expiry_key(record["expires_at"], "code", code_hash))
-            method = f"oauth:{record['provider']}"
-            write_audit(
-                tr,
-                record["tenant_id"],
-                now,
-                "user.login",
-                {"user_id": user["user_id"], "method": method},
-            )
-            tokens = self.accounts.start_session(
-                tr, user["user_id"], record["tenant_id"], now, method
-            )
-            return "ok", (
-                user,
-                tokens,
-                {"provider": record["provider"], "result": record["result"]},
-            )
-
-        outcome, value = self.db.transact(consume)
-        if outcome == "expired":
-            raise BadRequest("the sign-in code has expired; sign in again", code="code_expired")
-        if outcome != "ok":
-            raise BadRequest("the sign-in code is invalid or already used", code="invalid_code")
-        return value
+    def exchange(
+        self, code: str, binding: str | None
+    ) -> tuple[UserRecord, SessionTokens, dict[str, str]]:
+        return exchange_code(self.db, self.clock, self.accounts, code, binding)

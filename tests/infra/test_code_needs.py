@@ -139,7 +139,8 @@ def secrets_needed(modules: dict[str, Path]) -> set[str]:
     if any(calls(p, "handle_webhook") for p in paths):
         needed.add(secret_names.STRIPE_WEBHOOK_SECRET)  # verifying Stripe-Signature
     if any(uses_service(p, {"oauth"}) for p in paths):
-        needed |= set(OAUTH_SECRETS)
+        # and the SMTP login: the owner is mailed when a sign-in method is added
+        needed |= {*OAUTH_SECRETS, secret_names.SMTP_PASSWORD}
     if any(uses_service(p, {"mail"}) for p in paths):
         needed.add(secret_names.SMTP_PASSWORD)  # the SMTP login
     return needed
@@ -332,7 +333,7 @@ def test_production_settings_are_set_for_each_function(
                 # fallback for older deployments and must not come back into the committed config.
                 for name in ("CODITECT_GOOGLE_CLIENT_ID", "CODITECT_GITHUB_CLIENT_ID"):
                     assert name not in env, (where, name)
-            if any(uses_service(p, {"mail"}) for p in paths):
+            if any(uses_service(p, {"mail", "oauth"}) for p in paths):
                 # The SMTP adapter, never the local outbox, with where to submit and as whom.
                 assert env.get("CODITECT_MAIL") == "smtp", where
                 for name in ("CODITECT_SMTP_HOST", "CODITECT_SMTP_USER", "CODITECT_MAIL_FROM"):

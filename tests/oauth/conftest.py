@@ -89,7 +89,7 @@ def oauth_settings(oidc_server: str, httpserver: Any) -> OAuthSettings:
 def oauth(services: Any, oauth_settings: OAuthSettings) -> OAuthService:
     """The service the oauth function will use, configured before the first request."""
     put_clients(services, "google", "github")
-    service = OAuthService.build(services, oauth_settings)
+    service = OAuthService.build(services, oauth_settings, mail=lambda: services.mail)
     services.use(oauth=service)
     return service
 

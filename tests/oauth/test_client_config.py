@@ -30,7 +30,7 @@ from tests.oauth.conftest import (
 
 
 def use(services: Any, settings: OAuthSettings) -> None:
-    services.use(oauth=OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings, mail=lambda: services.mail))
 
 
 def start(api: Any, provider: str) -> Any:

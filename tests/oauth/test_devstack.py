@@ -70,7 +70,9 @@ def begin(stack: LocalStack, provider: str) -> tuple[str, str]:
         f"{stack.url}/api/auth/oauth/{provider}/start", allow_redirects=False, timeout=TIMEOUT
     )
     assert response.status_code == 302, response.text
-    cookie = response.headers["Set-Cookie"].split(";")[0]
+    # The state cookie and the binding cookie, as a browser sends them back (the state cookie is
+    # Secure, which requests' jar would not send to a plain-http origin).
+    cookie = "; ".join(c.split(";")[0] for c in response.raw.headers.getlist("Set-Cookie"))
     return response.headers["Location"], cookie
 
 
@@ -83,7 +85,10 @@ def land(stack: LocalStack, callback_url: str, cookie: str) -> dict[str, Any]:
     landed = query(back.headers["Location"])
     assert "oauth_code" in landed, landed
     tokens = requests.post(
-        f"{stack.url}/api/auth/oauth/exchange", json={"code": landed["oauth_code"]}, timeout=TIMEOUT
+        f"{stack.url}/api/auth/oauth/exchange",
+        json={"code": landed["oauth_code"]},
+        headers={"Cookie": cookie},
+        timeout=TIMEOUT,
     )
     assert tokens.status_code == 200, tokens.text
     return tokens.json()

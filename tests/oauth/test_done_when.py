@@ -4,8 +4,10 @@
 then signs in either way." Decision taken (docs/oauth.md, "Unverified emails"): a password
 sign-up does not prove the email, so when a provider's verified email links to such an account
 the password is removed. A password user who followed the verification link mailed at sign-up
-(``POST /api/auth/verify-email``) has proven the address, keeps the password when GitHub links,
-and signs in either way. Everything goes through the HTTP API and the local mail outbox.
+(``POST /api/auth/verify-email``) has proven the address: GitHub is then not linked on sign-in
+without them (``account_exists``); signed in with the password, they link GitHub from settings,
+are told by mail, keep the password and sign in either way. Everything goes through the HTTP API
+and the local mail outbox.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.auth.mailbox import only_mail_to
+from tests.auth.mailbox import only_mail_to, outbox
 from tests.conftest import bearer, register
-from tests.oauth.test_github import FakeGitHub, github_sign_in
+from tests.oauth.test_github import FakeGitHub, callback, github_sign_in, start
 from tests.oauth.test_google import google_sign_in
 
 PASSWORD = "correct horse battery"
@@ -48,10 +50,17 @@ def test_done_when(api, github, services):
     me = api.get("/api/auth/me", headers=bearer(registered)).get_json()
     assert me["user"]["email_verified"] is True and me["user"]["identities"] == []
 
-    # ... links GitHub by verified email ...
-    linked = github_sign_in(api, github)
-    assert linked["sign_in"] == {"provider": "github", "result": "linked"}
-    assert linked["user"]["user_id"] == registered["user"]["user_id"]
+    # ... is not linked to GitHub by email alone ...
+    landed = callback(api, github.authorize(start(api)))
+    assert landed == {"oauth_error": "account_exists", "provider": "github"}
+    # ... so links it from settings, signed in with the password, and is told by mail ...
+    link = api.post("/api/auth/oauth/github/link", headers=bearer(registered))
+    assert link.status_code == 200, link.get_data(as_text=True)
+    assert callback(api, github.authorize(link.get_json()["url"])) == {
+        "oauth_linked": "github",
+        "provider": "github",
+    }
+    assert outbox(services)[-1]["Subject"] == "GitHub sign-in was added to your Coditect account"
 
     # ... then signs in either way, reaching the same account.
     by_password = login(api, "ada@example.com", PASSWORD)

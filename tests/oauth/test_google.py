@@ -217,14 +217,14 @@ def test_concurrent_callbacks_with_one_state_complete_once(oauth, services):
     identity = Identity("google", "g-race", "race@example.com", True)
     now = oauth.clock.now()
     first = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, "c" * 64
+        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("c" * 64, "b" * 64)
     )
     before = dump_store(services)
     second = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, "d" * 64
+        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("d" * 64, "b" * 64)
     )
-    assert first == ("ok", "signed_up")
-    assert second[0] == "state_used"
+    assert (first.outcome, first.result) == ("ok", "signed_up")
+    assert second.outcome == "state_used"
     assert dump_store(services) == before
 
 
@@ -314,7 +314,7 @@ def test_not_configured_provider_answers_404(api, services, oauth_settings):
     # client id: neither is configured.
     put_clients(services, "google", parts=(0,))
     put_clients(services, "github", parts=(1,))
-    services.use(oauth=OAuthService.build(services, oauth_settings))
+    services.use(oauth=OAuthService.build(services, oauth_settings, mail=lambda: services.mail))
     before = dump_store(services)
     for provider in ("google", "github"):
         response = api.get(f"/api/auth/oauth/{provider}/start")
@@ -348,7 +348,7 @@ def test_unreachable_provider_sends_the_browser_back_with_a_readable_error(
     put_clients(services, "google")
     closed = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
     settings = replace(oauth_settings, google_discovery_url=closed)
-    services.use(oauth=OAuthService.build(services, settings))
+    services.use(oauth=OAuthService.build(services, settings, mail=lambda: services.mail))
     before = dump_store(services)
     response = api.get("/api/auth/oauth/google/start")
     assert response.status_code == 302
@@ -376,9 +376,14 @@ def test_expired_codes_and_used_states_are_swept_by_later_sign_ins(api, oauth, s
 
     later = Identity("google", "g-later", "later@example.com", True)
     outcome = services.db.transact(
-        oauth._complete, later, "later@example.com", "e" * 64, clock.now() + 600, "f" * 64
+        oauth._complete,
+        later,
+        "later@example.com",
+        "e" * 64,
+        clock.now() + 600,
+        ("f" * 64, "b" * 64),
     )
-    assert outcome == ("ok", "signed_up")
+    assert (outcome.outcome, outcome.result) == ("ok", "signed_up")
     assert services.db.transact(lambda tr: (tr.get(code_key), tr.get(state_key))) == (None, None)
 
 
@@ -404,7 +409,7 @@ def test_google_code_exchange_proves_pkce_and_the_client(api, services, oauth_se
 
     put_clients(services, "google")
     http = RecordingHttp()
-    built = OAuthService.build(services, oauth_settings)
+    built = OAuthService.build(services, oauth_settings, mail=lambda: services.mail)
     google = GoogleProvider(oauth_settings.google_discovery_url, http, services.clock, 60)
     built.providers = {**built.providers, "google": google}
     services.use(oauth=built)
@@ -436,7 +441,7 @@ def test_unexpected_failure_redirects_with_server_error_and_writes_nothing(
     from tests.oauth.conftest import put_clients
 
     put_clients(services, "google")
-    built = OAuthService.build(services, oauth_settings)
+    built = OAuthService.build(services, oauth_settings, mail=lambda: services.mail)
     built.providers = {**built.providers, "google": BrokenProvider()}
     services.use(oauth=built)
     state = urlsplit(start(api)).query

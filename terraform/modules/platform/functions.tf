@@ -13,6 +13,9 @@ locals {
     CODITECT_API_AUDIENCE = "coditect-api"
     FDB_CLUSTER_FILE      = "${local.fdb_mount_path}/fdb.cluster"
     LOG_LEVEL             = var.environment == "prod" ? "INFO" : "DEBUG"
+    # The external Application Load Balancer (modules/edge) appends "<client>, <itself>" to
+    # X-Forwarded-For: the login throttle counts by the entry two from the right.
+    CODITECT_FORWARDED_FOR_POSITION = "2"
   }
 
   # Read by shared/workspaces/config.py: hosts under ws.<domain>, served by the in-cluster
@@ -58,10 +61,11 @@ locals {
       entry_point = "oauth"
       trigger     = "http"
       paths       = ["/api/auth/oauth/*"]
-      secrets     = ["jwt-signing-key", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret"]
+      secrets     = ["jwt-signing-key", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret", "smtp-password"]
       publishes   = false
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
-      env         = { CODITECT_OAUTH_APP_URL = "https://${var.domain}/" }
+      # mail_env: the owner is mailed when a sign-in method is added to their account.
+      env = merge(local.mail_env, { CODITECT_OAUTH_APP_URL = "https://${var.domain}/" })
     }
     workspaces = {
       entry_point = "workspaces"
