@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from shared import metrics
 from shared.accounts.audit import write_audit
 from shared.accounts.identities import link_identity, lookup_identity, verify_email_by_oauth
 from shared.accounts.records import UserRecord
@@ -219,6 +220,19 @@ class OAuthService:
     # -- /callback -------------------------------------------------------------------------------
     def callback(self, provider: str, args: dict[str, str], cookie: str | None) -> str:
         """Sign the browser in; returns where to send it. Raises :class:`OAuthFailure`."""
+        # Only the configured providers reach here (the route and ``client`` check the name).
+        method = provider if provider in self.providers else "other"
+        try:
+            location, result = self._callback(provider, args, cookie)
+        except Exception:
+            metrics.LOGINS.inc(method=method, outcome="failure")
+            raise
+        if result == "signed_up":
+            metrics.SIGNUPS.inc(method=method, outcome="success")
+        metrics.LOGINS.inc(method=method, outcome="success")
+        return location
+
+    def _callback(self, provider: str, args: dict[str, str], cookie: str | None) -> tuple[str, str]:
         if args.get("error"):
             # The provider's own error page (the user said no, or the request was refused).
             error = args["error"]
@@ -266,7 +280,7 @@ class OAuthService:
             "oauth sign-in completed",
             extra={"fields": {"provider": provider, "result": detail}},
         )
-        return self.app_redirect(provider, oauth_code=one_time_code)
+        return self.app_redirect(provider, oauth_code=one_time_code), detail
 
     def _complete(
         self,
