@@ -20,24 +20,7 @@ from shared.errors import NotFound
 from shared.logs import CloudLoggingFormatter
 from shared.web import Reply, Router
 from tests.conftest import ROOT
-
-
-class Recorded:
-    """A sink keeping what was recorded, to read back in a test."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, float, dict[str, str]]] = []
-
-    def record(self, metric: metrics.Metric, value: float, labels: Mapping[str, str]) -> None:
-        self.items.append((metric.name, value, dict(labels)))
-
-
-@pytest.fixture
-def recorded() -> Iterator[Recorded]:
-    sink = Recorded()
-    metrics.use_sinks(sink)
-    yield sink
-    metrics.use_sinks(metrics.LogSink())
+from tests.metrics.recorder import Recorded
 
 
 @pytest.fixture
