@@ -231,3 +231,15 @@ def test_every_metric_is_documented_with_the_runbooks_linked() -> None:
     missing = [name for name in metrics.CATALOG if f"`{name}`" not in text]
     assert not missing, f"docs/metrics.md does not describe {missing}"
     assert "runbooks/README.md" in text
+
+
+def test_the_local_prometheus_config_scrapes_the_stacks_metrics() -> None:
+    import yaml
+
+    from devstack.stack import LocalStack
+
+    config = yaml.safe_load((ROOT / "ops" / "grafana" / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    default = LocalStack.__dataclass_fields__["port"].default
+    assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{default}"]
