@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import free_port
 from tests.dataplane.conftest import start_stack, stop_stack, wait_until
 
-IDLE_SECONDS = 6
+# Long enough that the scrapes at ready come well before the idle stop, on a loaded machine too.
+IDLE_SECONDS = 12
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
