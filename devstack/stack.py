@@ -83,12 +83,18 @@ def load_function(name: str, target: str | None = None) -> Any:
 class Dispatcher:
     """Routes each request to the function that owns its path: one origin, many functions."""
 
-    def __init__(self, routes: list[tuple[str, WsgiApp]], health: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        routes: list[tuple[str, WsgiApp]],
+        health: Callable[[], dict[str, Any]],
+        metrics: Callable[[], bytes] | None = None,
+    ):
         from devstack.app import WebApp
 
         # Longest prefix first, as a URL map matches the most specific path.
         self._routes = sorted(routes, key=lambda r: len(r[0]), reverse=True)
         self._health = health
+        self._metrics = metrics  # the Prometheus text of the stack's metrics (devstack.metrics)
         self._web = WebApp()
         # Set once every component is wired: before that, a paid sign-up would find billing
         # missing and a launch would find no sidecar, so nothing is answered half-configured.
@@ -97,6 +103,8 @@ class Dispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
+        if path == "/metrics" and self._metrics is not None:
+            return self._metrics_page(start_response)  # also while starting: watch it start
         if not self.ready.is_set():
             return self._json(
                 start_response,
@@ -116,6 +124,21 @@ class Dispatcher:
             "404 Not Found",
             {"error": {"code": "not_found", "message": f"no route for {path}"}},
         )
+
+    def _metrics_page(self, start_response: Callable[..., Any]) -> list[bytes]:
+        from devstack.metrics import CONTENT_TYPE
+
+        assert self._metrics is not None
+        body = self._metrics()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", CONTENT_TYPE),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
 
     @staticmethod
     def _json(
@@ -159,11 +182,15 @@ class LocalStack:
         return f"http://{self.host}:{self.port}"
 
     def build_app(self) -> Dispatcher:
+        from devstack import metrics
+
         routes: list[tuple[str, WsgiApp]] = []
         for fn in HTTP_FUNCTIONS:
             app = load_function(fn.name)
             routes.extend((prefix, app) for prefix in fn.prefixes)
-        return Dispatcher(routes, self.health)
+        # Every recording of this process goes to the registry served at /metrics.
+        sink = metrics.install(self)
+        return Dispatcher(routes, self.health, sink.exposition)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "components": self.started}
@@ -184,6 +211,7 @@ class LocalStack:
         self.started.extend(
             f"function {fn.name}: {', '.join(fn.prefixes)}" for fn in HTTP_FUNCTIONS
         )
+        self.started.append("metrics (Prometheus text): /metrics")
         self._server = waitress.create_server(
             app, host=self.host, port=self.port, threads=self.threads, ident="coditect"
         )
@@ -229,3 +257,6 @@ class LocalStack:
             self.services.db.close()
             wiring.install(None)
             self.services = None
+            from shared import metrics
+
+            metrics.use_sinks(metrics.LogSink())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,11 +26,13 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.logs import request_context, trace_fields
+from shared.metrics import HTTP_REQUEST_SECONDS
 
 log = logging.getLogger("coditect.web")
 # The largest JSON body (CODITECT_MAX_BODY_BYTES): set from the settings by shared.wiring.build.
 body_limit = 64 * 1024
 M = TypeVar("M", bound=BaseModel)
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 @dataclass
@@ -90,9 +93,12 @@ class Router:
     def __call__(self, request: Any) -> Any:
         from flask import Response
 
+        started = time.perf_counter()
         token = request_context.set(trace_fields(request.headers, self.project, self.function))
+        route = "unmatched"  # the handler's name once matched: a closed set, unlike paths
         try:
             handler, params = self._match(request.method, request.path)
+            route = handler.__name__.lstrip("_")
             reply = handler(request, **params)
         except ApiError as error:
             reply = Reply(error.status, error.body(), error.headers)
@@ -103,6 +109,13 @@ class Router:
             reply = Reply(500, {"error": {"code": "internal", "message": "internal error"}})
         finally:
             request_context.reset(token)
+        HTTP_REQUEST_SECONDS.observe(
+            time.perf_counter() - started,
+            function=self.function,
+            route=route,
+            method=request.method if request.method in _METHODS else "other",
+            status=str(reply.status),
+        )
         headers = [
             *{"Cache-Control": "no-store", **reply.headers}.items(),
             *(("Set-Cookie", cookie) for cookie in reply.cookies),

@@ -22,6 +22,7 @@ from shared import wiring  # noqa: E402
 from shared.clock import ManualClock  # noqa: E402
 from shared.events import LocalEvents  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.metrics.recorder import Recorded  # noqa: E402
 
 
 def free_port() -> int:
@@ -79,3 +80,14 @@ def register(
 
 def bearer(body: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    """Every metric recorded during the test (instead of the production log lines)."""
+    from shared import metrics
+
+    sink = Recorded()
+    metrics.use_sinks(sink)
+    yield sink
+    metrics.use_sinks(metrics.LogSink())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from shared import passwords
+from shared import metrics, passwords
 from shared.accounts.audit import write_audit
 from shared.accounts.email_verification import put_email_verification
 from shared.accounts.identities import linked_providers
@@ -32,7 +32,7 @@ from shared.accounts.users import (
     put_credential,
 )
 from shared.clock import Clock, isoformat
-from shared.errors import Unauthorized, Unprocessable
+from shared.errors import TooManyRequests, Unauthorized, Unprocessable
 from shared.ids import new_id
 from shared.plans import effective_plan
 from shared.settings import Settings
@@ -128,6 +128,17 @@ class AccountService:
         """Sign up; with ``verification_token`` (see ``email_verification.new_email_token``) the
         account's email-verification token is stored in the same transaction, for the caller to
         mail once this has committed."""
+        try:
+            signed_up = self._register(body, verification_token)
+        except Exception:
+            metrics.SIGNUPS.inc(method="password", outcome="failure")
+            raise
+        metrics.SIGNUPS.inc(method="password", outcome="success")
+        return signed_up
+
+    def _register(
+        self, body: RegisterRequest, verification_token: str | None
+    ) -> tuple[UserRecord, SessionTokens]:
         email = normalize_email(body.email)
         passwords.check_policy(body.password, email)
         password_hash = passwords.hash_password(body.password)
@@ -158,6 +169,18 @@ class AccountService:
     # -- login -----------------------------------------------------------------------------------
     def login(self, body: LoginRequest, client: str) -> tuple[UserRecord, SessionTokens]:
         """``client``: the caller's address (shared.web.client_address), for the throttle."""
+        try:
+            signed_in = self._login(body, client)
+        except TooManyRequests:
+            metrics.LOGINS.inc(method="password", outcome="throttled")
+            raise
+        except Exception:
+            metrics.LOGINS.inc(method="password", outcome="failure")
+            raise
+        metrics.LOGINS.inc(method="password", outcome="success")
+        return signed_in
+
+    def _login(self, body: LoginRequest, client: str) -> tuple[UserRecord, SessionTokens]:
         invalid = Unauthorized("email or password is incorrect", code="invalid_credentials")
         try:
             email = normalize_email(body.email)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from shared import metrics
 from shared.accounts.audit import write_audit
 from shared.accounts.licenses import get_license, write_license
 from shared.billing.gateway import GatewayError, ProviderNotFound, StripeGateway
@@ -102,7 +103,25 @@ class StripeWebhooks:
         return event
 
     def handle_webhook(self, payload: bytes, signature: str | None) -> WebhookResult:
-        event = self.verify_event(payload, signature)
+        try:
+            event = self.verify_event(payload, signature)
+        except WebhookRejected:
+            metrics.WEBHOOK_EVENTS.inc(type="unverified", outcome="rejected")
+            raise
+        except Exception:
+            metrics.WEBHOOK_EVENTS.inc(type="unverified", outcome="error")
+            raise
+        # Handled types name themselves; any other type Stripe sends counts as "other".
+        kind_label = event["type"] if event["type"] in HANDLED_EVENTS else "other"
+        try:
+            result = self._handle(event)
+        except Exception:
+            metrics.WEBHOOK_EVENTS.inc(type=kind_label, outcome="error")
+            raise
+        metrics.WEBHOOK_EVENTS.inc(type=kind_label, outcome=result.outcome)
+        return result
+
+    def _handle(self, event: dict[str, Any]) -> WebhookResult:
         event_id, kind = event["id"], event["type"]
         if kind not in HANDLED_EVENTS:
             return WebhookResult("ignored", event_id, kind)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from shared import metrics
 from shared.accounts.identities import link_identity, lookup_identity, verify_email_by_oauth
 from shared.accounts.records import UserIds, UserRecord
 from shared.accounts.service import AccountService, SessionTokens
@@ -256,6 +257,22 @@ class OAuthService:
 
         Raises :class:`OAuthFailure`. ``binding`` is the browser's binding cookie (sign-in only).
         """
+        # Only the configured providers reach here (the route and ``client`` check the name).
+        method = provider if provider in self.providers else "other"
+        try:
+            location, result = self._callback(provider, args, cookie, binding)
+        except Exception:
+            metrics.LOGINS.inc(method=method, outcome="failure")
+            raise
+        if result == "signed_up":
+            metrics.SIGNUPS.inc(method=method, outcome="success")
+        if result != "linked_from_settings":
+            metrics.LOGINS.inc(method=method, outcome="success")
+        return location
+
+    def _callback(
+        self, provider: str, args: dict[str, str], cookie: str | None, binding: str | None
+    ) -> tuple[str, str]:
         if args.get("error"):
             # The provider's own error page (the user said no, or the request was refused).
             error = args["error"]
@@ -313,7 +330,8 @@ class OAuthService:
         )
         if done.notify:
             notify_sign_in_method_added(self.mail, done.notify, provider, self.settings.public_url)
-        return self.app_redirect(provider, **code_param)
+        result = str(done.result) if not flow.link_user_id else "linked_from_settings"
+        return self.app_redirect(provider, **code_param), result
 
     def _complete(
         self,

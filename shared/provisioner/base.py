@@ -44,6 +44,7 @@ class Finish(StrEnum):
     """What recording a convergence found."""
 
     DONE = "done"  # recorded; the lease is released
+    STARTED = "started"  # as DONE, and the workspace just became ready (its start is measured)
     MOVED_ON = "moved_on"  # the desired state changed meanwhile: converge again
     LOST = "lost"  # the lease was taken over
     GONE = "gone"  # the record disappeared

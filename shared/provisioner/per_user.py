@@ -1,19 +1,22 @@
 """The per-user objects of a namespace ``u-<user>``: the namespace itself (Pod Security Admission
 ``restricted``), a ServiceAccount with token automount off, a ResourceQuota and LimitRange sized
-by plan, and a NetworkPolicy (ingress only from the ingress controller; egress only DNS and the
-public internet)."""
+by plan, and a NetworkPolicy (ingress only from the ingress controller, and to the sidecar's
+metrics port from Google Managed Prometheus' collectors; egress only DNS and the public
+internet)."""
 
 from __future__ import annotations
 
 from shared.provisioner.identity import Obj
 from shared.provisioner.identity import object_meta as _meta
-from shared.provisioner.pod import SIDECAR_PORT
+from shared.provisioner.pod import METRICS_PORT, SIDECAR_PORT
 from shared.workspaces.config import BLOCKED_EGRESS_CIDRS, POD_SIZES, SIDECAR_SIZE, PodSize
 
 SERVICE_ACCOUNT = "workspace"
 QUOTA = "workspace-quota"
 LIMITS = "workspace-limits"
 NETWORK_POLICY = "workspace-isolation"
+# Where GKE's managed collection runs its scrapers (terraform: ClusterPodMonitoring "sidecars").
+PROMETHEUS_NAMESPACE = "gmp-system"
 
 
 def make_namespace(name: str, labels: dict[str, str]) -> Obj:
@@ -145,7 +148,17 @@ def make_network_policy(
                         }
                     ],
                     "ports": [{"protocol": "TCP", "port": SIDECAR_PORT}],
-                }
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": PROMETHEUS_NAMESPACE}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                },
             ],
             "egress": [
                 {

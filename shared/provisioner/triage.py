@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from shared import metrics
 from shared.events import PubSubMessage
 from shared.provisioner.base import (
     Finish,
@@ -23,6 +24,29 @@ from shared.workspaces.model import WorkspaceRecord
 
 log = logging.getLogger("coditect.provisioner")
 Obj = dict[str, Any]
+
+
+# A failed start's reason (free text) -> the closed set of reasons the metric is labelled with.
+_FAILURE_REASONS = (
+    ("ImagePullBackOff", "image_pull"),
+    ("InvalidImageName", "image_pull"),
+    ("ErrImageNeverPull", "image_pull"),
+    ("CrashLoopBackOff", "crash_loop"),
+    ("CreateContainerConfigError", "container_config"),
+    ("could not be mounted", "volume_mount"),
+    ("not ready within", "start_deadline"),
+    ("the pod ended", "pod_ended"),
+    ("was rejected", "rejected_by_cluster"),
+    ("not managed by Coditect", "name_conflict"),
+    ("activity credential is missing", "missing_credential"),
+)
+
+
+def failure_reason(reason: str) -> str:
+    for needle, label in _FAILURE_REASONS:
+        if needle in reason:
+            return label
+    return "other"
 
 
 def _ts(value: str | None) -> float | None:
@@ -64,12 +88,15 @@ class Triage(ReconcilerBase):
             )
         except Exception as error:
             fields.update(attempt=message.delivery_attempt, error=str(error)[:300])
+            metrics.RECONCILE_ATTEMPTS.inc(outcome="error")
             if message.delivery_attempt >= self.settings.max_attempts:
                 log.error("reconcile failed on the last attempt", extra={"fields": fields})
+                metrics.RECONCILE_DEAD_LETTERS.inc()
                 self._give_up(tid, uid, wid, error, message.delivery_attempt)
             else:
                 log.warning("reconcile failed; will be retried", extra={"fields": fields})
             raise
+        metrics.RECONCILE_ATTEMPTS.inc(outcome=str(outcome))
         log.info("reconciled", extra={"fields": {**fields, "outcome": outcome}})
         return outcome
 
@@ -102,12 +129,26 @@ class Triage(ReconcilerBase):
             if moved_on is not None:
                 ws = moved_on  # the desired state moved on: converge to the new one
                 continue
+            self._measure(ws, finished, result)
             if self.hooks is not None and result is not None:
                 try:
                     self.hooks.on_status(ws, result.status)
                 except Exception:
                     log.exception("status hook failed", extra={"fields": {"workspace_id": wid}})
             return result.status if result else Skip.SUPERSEDED
+
+    def _measure(self, ws: WorkspaceRecord, finished: Finish, result: Result | None) -> None:
+        """Metrics of a recorded outcome (after the commit: a retried transaction counts once)."""
+        kind = "create" if ws["observed_generation"] == 0 else "start"
+        if finished is Finish.STARTED:
+            requested = ws.get("start_requested_at") or ws["created_at"]
+            metrics.WORKSPACE_PROVISIONING_SECONDS.observe(
+                max(0.0, self.clock.now() - requested), plan=ws["plan"], kind=kind
+            )
+        elif result is not None and result.status == "failed" and ws["desired"] == "running":
+            metrics.WORKSPACE_START_FAILURES.inc(
+                plan=ws["plan"], reason=failure_reason(result.reason or "")
+            )
 
     # == store transactions (no side effects: they may run more than once) ========================
     def _claim(
@@ -190,7 +231,7 @@ class Triage(ReconcilerBase):
             hours.reschedule(tr, ws["tenant_id"], ws["user_id"], now)
         model.add_progress(tr, new, now, result.messages)
         tr.clear(model.lease_key(*ids))
-        return Finish.DONE, None
+        return (Finish.STARTED if starts_running else Finish.DONE), None
 
     def _give_up(self, tid: str, uid: str, wid: str, error: BaseException, attempts: int) -> None:
         """The last attempt failed: remove the compute (no pod left behind) and record why.
@@ -233,6 +274,8 @@ class Triage(ReconcilerBase):
             ws = self.db.transact(claim)
             if ws is None:
                 return
+            if ws["desired"] == "running":
+                metrics.WORKSPACE_START_FAILURES.inc(plan=ws["plan"], reason="retries_exhausted")
             left = ""
             try:
                 self._remove_compute(ws)

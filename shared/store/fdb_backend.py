@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared.metrics import STORE_ERRORS
 from shared.store import (
     KeyTooLarge,
     NotCommitted,
@@ -119,8 +120,11 @@ class FdbDatabase:
                 try:
                     tr.on_error(error).wait()  # backs off and resets, or re-raises if fatal
                 except self._fdb.FDBError as fatal:
-                    raise _translate(fatal) from fatal
+                    failure = _translate(fatal)
+                    STORE_ERRORS.inc(error=type(failure).__name__)
+                    raise failure from fatal
                 if attempts >= self.max_retries:
+                    STORE_ERRORS.inc(error=RetryLimitReached.__name__)
                     raise RetryLimitReached(
                         f"transaction failed {attempts} times; last: {error}"
                     ) from error

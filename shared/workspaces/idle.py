@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from shared import metrics
 from shared.accounts.licenses import get_license
 from shared.clock import Clock
 from shared.events import EventsPort
@@ -34,6 +35,7 @@ from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings
 from shared.workspaces.model import WorkspaceRecord
 from shared.workspaces.service import publish_for, publish_reconcile, stop_over_limit
+from shared.workspaces.stats import running_by_plan
 
 log = logging.getLogger("coditect.idle_cleanup")
 # A start or stop in flight is left alone (jupyterhub-idle-culler does the same).
@@ -67,6 +69,11 @@ class IdleCleanup:
         self._grace(now, stats)
         result = dict(stats)
         log.info("idle cleanup pass", extra={"fields": result})
+        for action, count in result.items():
+            metrics.IDLE_CLEANUP_ACTIONS.inc(count, action=action)
+        # Production's gauge of running workspaces: a value per plan at every pass.
+        for plan, running in running_by_plan(self.db).items():
+            metrics.WORKSPACES_RUNNING.set(running, plan=plan)
         return result
 
     # -- decisions (inside the batch transaction) ------------------------------------------------
@@ -118,6 +125,8 @@ class IdleCleanup:
             changed = self.db.transact(self._apply, candidates, decide, now)
             for action, ws in changed:
                 stats[action] += 1
+                if action == "stopped_idle":
+                    metrics.WORKSPACE_IDLE_STOPS.inc(plan=ws["plan"])
                 publish_for(self.events, ws, action, ws["generation"])
 
     def _pages(self, index: str, until: float) -> Iterator[list[tuple[bytes, bytes]]]:

@@ -102,7 +102,7 @@ def test_quota_by_plan():
     }
 
 
-def test_network_policy_allows_only_the_ingress_controller_dns_and_the_internet():
+def test_network_policy_allows_only_the_ingress_controller_metrics_dns_and_the_internet():
     policy = o.make_network_policy("ns", {}, ingress_namespace="ingress-nginx")
     spec = policy["spec"]
     assert spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress", "Egress"]
@@ -116,7 +116,18 @@ def test_network_policy_allows_only_the_ingress_controller_dns_and_the_internet(
                 }
             ],
             "ports": [{"protocol": "TCP", "port": 8080}],
-        }
+        },
+        {
+            # Google Managed Prometheus scrapes the sidecar's metrics port, and nothing else.
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "gmp-system"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9090}],
+        },
     ]
     dns, internet = spec["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}

@@ -151,3 +151,15 @@ variable "nat_address_count" {
     error_message = "1 to 3 NAT addresses: Cloud Armor expressions allow at most 5 subexpressions."
   }
 }
+
+variable "runbook_base_url" {
+  description = "Where docs/runbooks/ is readable by the on-call (each alert's documentation links <this>/<alert>.md)."
+  type        = string
+  default     = "https://github.com/coditect/coditect/blob/main/docs/runbooks"
+}
+
+variable "llm_daily_spend_alert_usd" {
+  description = "Alert when the LLM gateway's provider cost over 24 hours exceeds this many US dollars."
+  type        = number
+  default     = 200
+}
