@@ -4,6 +4,7 @@ project_id           = "coditect-prod"
 region               = "europe-west1"
 zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
 domain               = "app.coditect.dev"
+workspace_domain     = "coditect-workspaces.dev"
 source_bucket        = "coditect-prod-function-sources"
 alert_email          = "oncall@coditect.dev"
 billing_account      = "000000-000000-000000"
