@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from urllib.parse import urlsplit
 
 from shared.provisioner.identity import (
     A_SETUP,
@@ -206,8 +207,12 @@ def workspace_host(workspace_id: str, settings: WorkspaceSettings) -> str:
 
 
 def sidecar_env(ws: WorkspaceRecord, public_url: str, issuer: str) -> dict[str, str]:
+    """The sidecar points back at the app's origin: keys, heartbeats, and the one page that may
+    frame the IDE (workspace hosts live on another site, so nothing is inferred from the host)."""
     base = public_url.rstrip("/")
+    parts = urlsplit(base)
     return {
+        "APP_ORIGIN": f"{parts.scheme}://{parts.netloc}",
         "UPSTREAM_URL": f"http://127.0.0.1:{THEIA_PORT}",
         "LISTEN_PORT": str(SIDECAR_PORT),
         "METRICS_PORT": str(METRICS_PORT),

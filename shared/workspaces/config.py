@@ -79,7 +79,10 @@ IDLE_BY_PLAN_PREFIX = "WORKSPACE_IDLE_SECONDS_"
 @settings_dataclass(config=SETTINGS_CONFIG)
 class WorkspaceSettings(EnvSettings):
     domain: str = env(
-        "WORKSPACE_DOMAIN", "workspaces.coditect.dev", "Workspace hosts are <slug>.<domain>."
+        "WORKSPACE_DOMAIN",
+        "coditect-workspaces.dev",
+        "Workspace hosts are <slug>.<domain>: a registrable domain apart from the app's, so "
+        "SameSite cookies and Sec-Fetch-Site tell the IDE and the app apart (docs/deploy.md).",
     )
     url_scheme: str = env("WORKSPACE_URL_SCHEME", "https", "Scheme of workspace URLs.")
     theia_image: str = env(

@@ -1,9 +1,12 @@
 # Staging. Values for terraform/root; replace the placeholders once per project (docs/deploy.md, step 1).
-environment          = "staging"
-project_id           = "coditect-staging"
-region               = "europe-west1"
-zones                = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
-domain               = "staging.coditect.dev"
+environment = "staging"
+project_id  = "coditect-staging"
+region      = "europe-west1"
+zones       = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+domain      = "staging.coditect.dev"
+# Workspace hosts: a registrable domain apart from the app's (docs/deploy.md, "Workspace hosts
+# on a site of their own"); its own DNS zone holds *.<workspace_domain> and its authorization.
+workspace_domain     = "coditect-staging-workspaces.dev"
 source_bucket        = "coditect-staging-function-sources"
 alert_email          = "oncall@coditect.dev"
 billing_account      = "000000-000000-000000"

@@ -35,6 +35,7 @@ module "platform" {
   environment          = var.environment
   region               = var.region
   domain               = var.domain
+  workspace_domain     = var.workspace_domain
   source_bucket        = var.source_bucket
   function_sources     = var.function_sources
   function_env         = var.function_env
@@ -67,6 +68,8 @@ module "edge" {
   region              = var.region
   environment         = var.environment
   domain              = var.domain
+  workspace_domain    = var.workspace_domain
+  access_log_bucket   = module.platform.access_log_bucket
   http_functions      = module.platform.http_functions
   workspace_neg_name  = module.cluster.workspace_neg_name
   workspace_neg_zones = var.zones

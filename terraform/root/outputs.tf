@@ -6,6 +6,14 @@ output "dns_authorization_records" {
   value = module.edge.dns_authorization_records
 }
 
+output "dns_records" {
+  value = module.edge.dns_records
+}
+
+output "app_bucket" {
+  value = module.edge.app_bucket
+}
+
 output "image_repository" {
   value = module.platform.image_repository
 }

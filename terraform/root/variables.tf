@@ -23,8 +23,19 @@ variable "zones" {
 }
 
 variable "domain" {
-  description = "The one origin, e.g. app.coditect.dev; workspaces are served on *.ws.<domain>."
+  description = "The one origin, e.g. app.coditect.dev: the web app, the API and the webhooks."
   type        = string
+}
+
+variable "workspace_domain" {
+  description = "Workspace hosts are <slug>.<workspace_domain>, e.g. coditect-workspaces.dev: another registrable domain than domain (docs/deploy.md)."
+  type        = string
+  validation {
+    # The registrable domain is taken as the last two labels (the domains used here sit under
+    # one-label public suffixes such as .dev): the app's and the workspaces' must differ.
+    condition     = regex("[^.]+[.][^.]+$", lower(var.workspace_domain)) != regex("[^.]+[.][^.]+$", lower(var.domain))
+    error_message = "workspace_domain must be another registrable domain than domain (neither domain, nor under it, nor beside it): SameSite cookies separate sites, not origins."
+  }
 }
 
 variable "source_bucket" {

@@ -66,7 +66,7 @@ def rendered_workspace() -> list[dict[str, Any]]:
     from shared.provisioner.slugs import user_namespace
     from shared.workspaces.config import WorkspaceSettings
 
-    settings = WorkspaceSettings(domain="ws.app.coditect.dev")
+    settings = WorkspaceSettings(domain="coditect-workspaces.dev")
     ws = {
         "workspace_id": "w0123456789abcdef",
         "user_id": "u0123456789abcdef",

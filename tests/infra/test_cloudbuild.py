@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from typing import Any
 
 import pytest
@@ -115,7 +117,7 @@ def test_the_pipeline_has_every_stage(build: dict) -> None:
     assert apply.index(gate) < apply.index("terraform apply -input=false /workspace/build/tfplan")
 
     smoke = step(build, "smoke-test")
-    assert smoke["waitFor"] == ["sync-cluster-file"]
+    assert smoke["waitFor"] == ["sync-cluster-file", "web-upload"]
     assert "https://${_DOMAIN}" in script(build, "smoke-test")
 
 
@@ -127,3 +129,77 @@ def test_the_ide_image_is_built_and_pushed_like_the_sidecar(build: dict) -> None
     push = script(build, "ide-push")
     assert image in push and "docker push" in push
     assert script(build, "ide-push").replace("/ide:", "/sidecar:") == script(build, "sidecar-push")
+
+
+def test_the_web_app_is_checked_and_built_before_anything_deploys(build: dict) -> None:
+    web = step(build, "web")
+    assert web["name"] == "${_NODE_IMAGE}" and build["substitutions"]["_NODE_IMAGE"].startswith(
+        "node:20"
+    )
+    assert web["dir"] == "web" and web["waitFor"] == ["-"]
+    commands = [line.strip() for line in script(build, "web").splitlines() if line.strip()]
+    # The same checks `make test` runs, in the order that fails fastest, then the build.
+    assert commands[-5:] == [
+        "npm ci --ignore-scripts --no-audit --no-fund",
+        "npm run typecheck",
+        "npm run lint",
+        "npm test",
+        "npm run build",
+    ]
+    package = json.loads((ROOT / "web" / "package.json").read_text())
+    for name in ("typecheck", "lint", "test", "build"):
+        assert name in package["scripts"], name
+    assert package["scripts"]["test"].startswith("vitest run")
+    # A failing app stops the plan, so nothing is applied with it.
+    assert "web" in step(build, "terraform-plan")["waitFor"]
+
+
+def upload_commands(build: dict) -> list[list[str]]:
+    """web-upload's gcloud commands, split as bash would (line continuations joined)."""
+    text = script(build, "web-upload").replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.strip().startswith("gcloud")]
+
+
+def flag(command: list[str], name: str) -> str:
+    return next(arg.split("=", 1)[1] for arg in command if arg.startswith(name + "="))
+
+
+def test_the_web_app_is_uploaded_after_the_apply_with_its_cache_rules(build: dict) -> None:
+    upload = step(build, "web-upload")
+    assert upload["waitFor"] == ["terraform-apply"]
+    text = script(build, "web-upload")
+    gate = 'if [ "${BRANCH_NAME}" != "main" ] || [ -n "${_TF_TARGETS}" ]'
+    assert text.index(gate) < text.index("gcloud")
+    # The bucket Terraform makes (modules/edge/app.tf names it after the project).
+    assert "bucket=gs://${PROJECT_ID}-web" in text
+    assets, others, index = upload_commands(build)
+    # Hashed names: a year, immutable; uploaded first.
+    assert assets[:3] == ["gcloud", "storage", "rsync"]
+    assert assets[3:5] == ["web/dist/assets", "$$bucket/assets"] and "--recursive" in assets
+    assert flag(assets, "--cache-control") == "public, max-age=31536000, immutable"
+    # Anything else at the top level: revalidated; never index.html or the local build stamp.
+    assert others[3:5] == ["web/dist", "$$bucket"]
+    exclude = re.compile(flag(others, "--exclude").replace("$$", "$"))
+    for name in ("assets/index-abc123.js", "index.html", ".build-stamp"):
+        assert exclude.search(name), name
+    assert not exclude.search("favicon.svg")
+    assert flag(others, "--cache-control") == "no-cache"
+    # index.html last, never cached without revalidation.
+    assert index[:5] == ["gcloud", "storage", "cp", "web/dist/index.html", "$$bucket/index.html"]
+    assert flag(index, "--cache-control") == "no-cache"
+    assert flag(index, "--content-type").startswith("text/html")
+    # No deletion: a page loaded before the deploy still finds its assets.
+    assert "--delete-unmatched-destination-objects" not in text
+
+
+def test_the_smoke_test_loads_the_app_with_its_headers(build: dict) -> None:
+    smoke = script(build, "smoke-test")
+    for path in ('"/"', '"/dashboard"'):
+        assert path in smoke
+    for header in (
+        "Content-Security-Policy",
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+    ):
+        assert header in smoke
+    assert "/assets/" in smoke and "immutable" in smoke

@@ -137,6 +137,7 @@ def test_the_load_balancer_routes_every_http_function(modules: dict) -> None:
     assert rule["for_each"] == "${var.http_functions}"
     hosts = {first(h["hosts"]) for h in url_map["host_rule"]}
     assert hosts == {"${var.domain}", "${local.workspace_host}"}
+    assert local(modules["edge"], "workspace_host") == "*.${var.workspace_domain}"
     neg = resources(modules["edge"], "google_compute_region_network_endpoint_group")["function"]
     assert neg["network_endpoint_type"] == "SERVERLESS"
     proxy = resources(modules["edge"], "google_compute_target_https_proxy")["edge"]
@@ -245,8 +246,8 @@ def test_one_thin_root_serves_every_environment(root: dict, environments: dict) 
 
 def test_each_environment_file_sets_what_the_root_needs(root: dict, environments: dict) -> None:
     declared = variables(root)
-    # The pipeline passes these two (bundle map file and the image it just pushed).
-    from_pipeline = {"function_sources", "sidecar_image"}
+    # The pipeline passes these (bundle map file and the images it just pushed).
+    from_pipeline = {"function_sources", "sidecar_image", "theia_image"}
     required = {n for n, body in declared.items() if "default" not in body} - from_pipeline
     for env, values in environments.items():
         assert values["environment"] == env, f"{env}.tfvars names another environment"

@@ -284,6 +284,8 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
     assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in sidecar["env"]}
     assert env == {
+        # The app's origin: the only page that may frame the IDE (workspaces are another site).
+        "APP_ORIGIN": "https://app.example",
         "UPSTREAM_URL": "http://127.0.0.1:3000",
         "LISTEN_PORT": "8080",
         "METRICS_PORT": "9090",

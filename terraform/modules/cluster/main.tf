@@ -1,5 +1,5 @@
 # The Kubernetes side: FoundationDB (operator + cluster + backups), the ingress that serves
-# *.ws.<domain> behind the load balancer. The provisioner's rights are in provisioner.tf.
+# *.<workspace_domain> behind the load balancer. The provisioner's rights are in provisioner.tf.
 
 locals {
   fdb_namespace = "fdb"
@@ -171,7 +171,7 @@ resource "helm_release" "fdb_cluster" {
   depends_on = [helm_release.fdb_operator]
 }
 
-# Workspace hosts: the load balancer sends *.ws.<domain> to ingress-nginx through a standalone
+# Workspace hosts: the load balancer sends *.<workspace_domain> to ingress-nginx through a standalone
 # NEG (named, so modules/edge finds it); the provisioner creates one Ingress per workspace with
 # class "nginx", and its NetworkPolicy admits traffic from this namespace only. TLS ends at the
 # load balancer (one wildcard certificate), so the controller must not redirect HTTP to HTTPS.

@@ -1,10 +1,12 @@
-# One origin: a global external Application Load Balancer. https://<domain>/... goes to the
-# functions through serverless NEGs (path rules mirror devstack's HTTP_FUNCTIONS); any host under
-# *.ws.<domain> goes to the in-cluster workspace ingress through its standalone NEGs. Certificates
-# are Google-managed (Certificate Manager; the wildcard needs DNS authorization).
+# One origin: a global external Application Load Balancer. https://<domain>/api/*, /webhooks/*
+# and /.well-known/* go to the functions through serverless NEGs (path rules mirror devstack's
+# HTTP_FUNCTIONS); everything else on <domain> is the web app, from its bucket through Cloud CDN
+# (app.tf). Any host under *.<workspace_domain>, a registrable domain apart from the app's, goes to
+# the in-cluster workspace ingress through its standalone NEGs. Certificates are Google-managed
+# (Certificate Manager; the wildcard needs DNS authorization).
 
 locals {
-  workspace_host = "*.ws.${var.domain}"
+  workspace_host = "*.${var.workspace_domain}"
   # Cloud Armor's language: true for a request from one of the workspaces' NAT addresses.
   from_workspaces = join(" || ", [for address in var.workspace_egress : "inIpRange(origin.ip, '${address}/32')"])
   # The sidecar's two calls to the platform (shared/provisioner/objects.py: sidecar_env).
@@ -205,15 +207,31 @@ resource "google_compute_url_map" "edge" {
     path_matcher = "workspaces"
   }
 
-  # The longest matching path wins, as in devstack's Dispatcher.
+  # The longest matching path wins, as in devstack's Dispatcher. The API's own prefixes never
+  # reach the bucket: a path no function claims gets the default function's JSON 404. The app's
+  # client routes are rewritten to /index.html (200); any other path is the bucket's, whose
+  # not-found page is index.html too (the app's own "not found", with a 404).
   path_matcher {
     name            = "api"
-    default_service = google_compute_backend_service.function[var.default_function].id
+    default_service = google_compute_backend_bucket.app.id
     dynamic "path_rule" {
       for_each = var.http_functions
       content {
         paths   = path_rule.value.paths
         service = google_compute_backend_service.function[path_rule.key].id
+      }
+    }
+    path_rule {
+      paths   = local.api_prefixes
+      service = google_compute_backend_service.function[var.default_function].id
+    }
+    path_rule {
+      paths   = local.app_routes
+      service = google_compute_backend_bucket.app.id
+      route_action {
+        url_rewrite {
+          path_prefix_rewrite = "/index.html"
+        }
       }
     }
   }
@@ -224,10 +242,11 @@ resource "google_compute_url_map" "edge" {
   }
 }
 
+# The wildcard *.<workspace_domain> is proven by a CNAME in the workspace domain's own zone.
 resource "google_certificate_manager_dns_authorization" "workspaces" {
   project = var.project_id
   name    = "coditect-${var.environment}-ws"
-  domain  = "ws.${var.domain}"
+  domain  = var.workspace_domain
 }
 
 resource "google_certificate_manager_certificate" "origin" {

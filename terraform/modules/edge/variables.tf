@@ -14,7 +14,29 @@ variable "environment" {
 }
 
 variable "domain" {
-  description = "The one origin; workspaces are served on *.ws.<domain>."
+  description = "The one origin: the app, the API and the web app's bucket, e.g. app.coditect.dev."
+  type        = string
+}
+
+variable "workspace_domain" {
+  description = "Workspace hosts are <slug>.<workspace_domain>: a registrable domain of their own, never the app's site."
+  type        = string
+  validation {
+    # The registrable domain is taken as the last two labels (the domains used here sit under
+    # one-label public suffixes such as .dev): the app's and the workspaces' must differ.
+    condition     = regex("[^.]+[.][^.]+$", lower(var.workspace_domain)) != regex("[^.]+[.][^.]+$", lower(var.domain))
+    error_message = "workspace_domain must be another registrable domain than domain (neither domain, nor under it, nor beside it): SameSite cookies separate sites, not origins."
+  }
+}
+
+variable "app_bucket_location" {
+  description = "Location of the web app's bucket (the CDN serves it worldwide; a region keeps it beside the functions)."
+  type        = string
+  default     = null
+}
+
+variable "access_log_bucket" {
+  description = "Bucket that receives the web app bucket's access logs (modules/platform)."
   type        = string
 }
 

@@ -18,10 +18,11 @@ locals {
     CODITECT_FORWARDED_FOR_POSITION = "2"
   }
 
-  # Read by shared/workspaces/config.py: hosts under ws.<domain>, served by the in-cluster
-  # ingress-nginx behind the load balancer (modules/cluster), our sidecar image.
+  # Read by shared/workspaces/config.py: hosts under <workspace_domain> (a site apart from the
+  # app's), served by the in-cluster ingress-nginx behind the load balancer (modules/cluster),
+  # our sidecar image. The sidecar's APP_ORIGIN and JWKS_URL come from CODITECT_PUBLIC_URL.
   workspace_env = {
-    WORKSPACE_DOMAIN            = "ws.${var.domain}"
+    WORKSPACE_DOMAIN            = var.workspace_domain
     WORKSPACE_URL_SCHEME        = "https"
     WORKSPACE_INGRESS_CLASS     = "nginx"
     WORKSPACE_INGRESS_NAMESPACE = "ingress-nginx"

@@ -48,3 +48,8 @@ output "nat_addresses" {
   description = "The Cloud NAT addresses workspace traffic leaves from (the edge's Cloud Armor policy exempts the sidecars' calls from them from the per-address limit)."
   value       = google_compute_address.nat[*].address
 }
+
+output "access_log_bucket" {
+  description = "Bucket of the storage access logs (the web app's bucket logs here too)."
+  value       = google_storage_bucket.access_logs.name
+}

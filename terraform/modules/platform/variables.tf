@@ -15,7 +15,12 @@ variable "region" {
 }
 
 variable "domain" {
-  description = "The one origin, e.g. app.coditect.dev; workspaces are served on *.ws.<domain>."
+  description = "The one origin, e.g. app.coditect.dev: the app, the API and the sidecars' JWKS and heartbeat URLs."
+  type        = string
+}
+
+variable "workspace_domain" {
+  description = "Workspace hosts are <slug>.<workspace_domain> (another registrable domain than domain; checked at the root)."
   type        = string
 }
 
