@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.provisioner import objects
+from shared.provisioner import pod as objects  # the pod rendering: user, ports, paths
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = [ROOT / "ide" / "Dockerfile", ROOT / "sidecar" / "Dockerfile"]
