@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.accounts.clients import remember_client
 from shared.accounts.users import public_user
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
@@ -71,6 +72,7 @@ def callback(request: Any, provider: str) -> Reply:
 
 @router.route("POST", "/api/auth/oauth/exchange")
 def exchange(request: Any) -> Reply:
+    remember_client(request)
     body = read_json(request, ExchangeRequest)
     user, tokens, sign_in = services().oauth.exchange(body.code)
     return Reply(200, {"user": public_user(user), **tokens.public(), "sign_in": sign_in})

@@ -86,6 +86,10 @@ class StripeGateway(Protocol):
 
     def create_portal_session(self, *, customer_id: str, return_url: str) -> dict[str, Any]: ...
 
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        """Cancel now (no proration); the subscription, normalised."""
+        ...
+
 
 def _plain(obj: Any) -> Any:
     """SDK objects are not dicts (stripe >= 15); everything past the port is plain JSON."""
@@ -291,6 +295,11 @@ class StripeClientGateway:
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]:
         return normalize_subscription(
             self._call(lambda: self._api.subscriptions.retrieve(subscription_id))
+        )
+
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        return normalize_subscription(
+            self._call(lambda: self._api.subscriptions.cancel(subscription_id))
         )
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:

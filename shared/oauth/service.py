@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets as pysecrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from shared.oauth.common import ClientCredentials, Http, Identity, log
 from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
 from shared.oauth.cookie import FlowState, derive_key, pkce_challenge, set_cookie_header
 from shared.oauth.errors import OAuthFailure
+from shared.oauth.linking import complete_link, get_link_intent, put_link_intent
 from shared.secret_names import (
     GITHUB_OAUTH_CLIENT_ID,
     GITHUB_OAUTH_CLIENT_SECRET,
@@ -111,6 +113,7 @@ class OAuthService:
         settings: Settings,
         oauth_settings: OAuthSettings,
         providers: dict[str, Provider],
+        after_take_back: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -119,10 +122,13 @@ class OAuthService:
         self.settings = settings
         self.config = oauth_settings
         self.providers = providers
+        # After a committed take-back: stop its workspaces and tell the owner.
+        self.after_take_back = after_take_back
         self._env_id_warned: set[str] = set()
 
     @classmethod
     def build(cls, services: Any, oauth_settings: OAuthSettings) -> OAuthService:
+        from shared.accounts.notices import after_take_back
         from shared.oauth.github import GitHubProvider
         from shared.oauth.google import GoogleProvider
 
@@ -148,6 +154,7 @@ class OAuthService:
                     http,
                 ),
             },
+            after_take_back=lambda fields: after_take_back(services, fields),
         )
 
     # -- configuration ---------------------------------------------------------------------------
@@ -199,9 +206,12 @@ class OAuthService:
         return derive_key(client.client_secret.encode(), provider)
 
     # -- /start ----------------------------------------------------------------------------------
-    def start(self, provider: str) -> Redirect:
+    def start(self, provider: str, *, link_for: tuple[str, str] | None = None) -> Redirect:
+        """``link_for`` (user id, tenant id): link the identity to that signed-in user."""
         client = self.client(provider)  # raises 404 before anything else happens
         flow = FlowState.new(provider, self.clock.now(), self.config.state_seconds)
+        if link_for is not None:
+            self.db.transact(put_link_intent, _hash(flow.state), *link_for, flow.expires_at)
         location = self.providers[provider].authorize_url(
             client,
             redirect_uri=self.redirect_uri(provider),
@@ -256,12 +266,28 @@ class OAuthService:
             email = normalize_email(identity.email)
         except Unprocessable:
             raise OAuthFailure("invalid_email", "the provider's email is not valid") from None
+        if self.db.transact(get_link_intent, state_hash) is not None:
+            outcome, detail = self.db.transact(
+                complete_link, state_hash, _state_key(state_hash), identity, email, self.clock.now()
+            )
+            if outcome != "ok":
+                raise OAuthFailure(outcome, detail)
+            return self.app_redirect(provider, oauth_linked=detail)
         one_time_code = pysecrets.token_urlsafe(32)
+        taken_back: list[dict[str, Any]] = []
         outcome, detail = self.db.transact(
-            self._complete, identity, email, state_hash, flow.expires_at, _hash(one_time_code)
+            self._complete,
+            identity,
+            email,
+            state_hash,
+            flow.expires_at,
+            _hash(one_time_code),
+            taken_back,
         )
         if outcome != "ok":
             raise OAuthFailure(outcome, detail)
+        if taken_back and self.after_take_back is not None:
+            self.after_take_back(taken_back[-1])
         log.info(
             "oauth sign-in completed",
             extra={"fields": {"provider": provider, "result": detail}},
@@ -276,12 +302,15 @@ class OAuthService:
         state_hash: str,
         state_expires_at: float,
         code_hash: str,
+        taken_back: list[dict[str, Any]] | None = None,
     ) -> tuple[str, str]:
         """Sign in / link / sign up, mark the state used and store the code: one transaction.
 
         Returns ``(outcome, detail)`` rather than raising, as the store may run it twice.
         """
         now = self.clock.now()
+        taken_back = [] if taken_back is None else taken_back
+        taken_back.clear()  # this attempt's outcome only (the store may run it again)
         if tr.get(_state_key(state_hash)) is not None:
             return "state_used", "this sign-in was already completed"
         found = lookup_identity(tr, identity.provider, identity.subject)
@@ -300,8 +329,10 @@ class OAuthService:
                     # Password sign-up proves nothing about the email: whoever set that password
                     # may have registered someone else's address first. The provider has proved
                     # ownership, so the account becomes theirs alone (password and sessions go).
-                    verify_email_by_oauth(
-                        tr, found["tenant_id"], user, now, provider=identity.provider
+                    taken_back.append(
+                        verify_email_by_oauth(
+                            tr, found["tenant_id"], user, now, provider=identity.provider
+                        )
                     )
             else:
                 result = "signed_up"
