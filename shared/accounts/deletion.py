@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from shared import passwords
 from shared.accounts.api_tokens import public_token, revoke_all_tokens, user_tokens
 from shared.accounts.audit import write_audit
 from shared.accounts.email_verification import drop_email_verification
 from shared.accounts.licenses import get_license
-from shared.accounts.password_flows import drop_password_reset
+from shared.accounts.password_flows import confirm_password, drop_password_reset
 from shared.accounts.records import IdentityRecord, RefreshFamily, UserRecord
 from shared.accounts.sessions import family_key, is_live, public_session, user_families
 from shared.accounts.users import get_credential, get_user, lookup_email, public_user
@@ -77,8 +76,7 @@ class AccountDeletion:
                 raise Unprocessable(
                     "password: required to delete the account", code="password_required"
                 )
-            if not passwords.verify_password(stored_hash, password):
-                raise Forbidden("the password is not correct", code="wrong_password")
+            confirm_password(self.db, self.clock, user_id, stored_hash, password)
             return
         now = self.clock.now()
         fresh = (

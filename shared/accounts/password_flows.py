@@ -43,6 +43,9 @@ RESET_TOKEN_SECONDS = 3600
 RESET_WINDOW_SECONDS = 3600
 RESETS_PER_EMAIL = 3  # per hour, whether or not the address has an account
 RESETS_PER_CLIENT = 20  # per hour and client address
+# Wrong current passwords (change, deletion) per user in RESET_WINDOW_SECONDS: a stolen access
+# token must not become a way to guess the password.
+WRONG_PASSWORDS_PER_USER = 5
 
 
 def reset_link(public_url: str, token: str) -> str:
@@ -72,6 +75,33 @@ def _count(tr: Transaction, key: bytes, now: float, limit: int) -> float:
         return stamps[0] + RESET_WINDOW_SECONDS - now
     tr.set(key, json.dumps([*stamps, now]).encode())
     return 0.0
+
+
+def confirm_password(
+    db: Database, clock: Clock, user_id: str, stored_hash: str, password: str
+) -> None:
+    """403 ``wrong_password`` unless ``password`` matches; 429 after too many wrong ones."""
+    key = THROTTLE.key("wrong_password", user_id)
+
+    def recent(tr: Transaction) -> list[float]:
+        now = clock.now()
+        return [t for t in json.loads(tr.get(key) or b"[]") if t > now - RESET_WINDOW_SECONDS]
+
+    failures = db.transact(recent)
+    if len(failures) >= WRONG_PASSWORDS_PER_USER:
+        wait = failures[0] + RESET_WINDOW_SECONDS - clock.now()
+        raise TooManyRequests(
+            "too many wrong passwords; try again later",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    if passwords.verify_password(stored_hash, password):
+        return
+
+    def count(tr: Transaction) -> None:
+        tr.set(key, json.dumps([*recent(tr), clock.now()]).encode())
+
+    db.transact(count)
+    raise Forbidden("the password is not correct", code="wrong_password")
 
 
 def _set_password(
@@ -209,8 +239,7 @@ class PasswordFlows:
             raise Unauthorized("account no longer exists", code="invalid_token")
         if stored_hash is None:
             raise Conflict("this account has no password; set one instead", code="no_password")
-        if not passwords.verify_password(stored_hash, current_password):
-            raise Forbidden("the current password is not correct", code="wrong_password")
+        confirm_password(self.db, self.clock, user_id, stored_hash, current_password)
         passwords.check_policy(new_password, user["email"])
         password_hash = passwords.hash_password(new_password)
 

@@ -9,6 +9,14 @@ def dump_store(services: Any) -> list[tuple[bytes, bytes]]:
     return list(services.db.transact(lambda tr: tr.get_range(b"", b"\xff")))
 
 
+def account_state(services: Any) -> list[tuple[bytes, bytes]]:
+    """The store without rate-limit counters (a refused guess is counted, nothing else)."""
+    from shared.store.keys import THROTTLE
+
+    prefix = THROTTLE.key()
+    return [(k, v) for k, v in dump_store(services) if not k.startswith(prefix)]
+
+
 def error_of(response: Any) -> tuple[int, str]:
     body = response.get_json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body

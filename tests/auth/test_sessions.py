@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.auth.accounts_helpers import auth, dump_store, error_of, login
+from tests.auth.accounts_helpers import account_state, auth, dump_store, error_of, login
 from tests.auth.mailbox import mails_to
 from tests.conftest import register
 
@@ -89,7 +89,7 @@ def test_password_change_needs_the_current_one_and_keeps_only_this_session(api, 
     here = register(api, EMAIL, PASSWORD)
     elsewhere = login(api, EMAIL, PASSWORD)
     change = "/api/auth/password/change"
-    before = dump_store(services)
+    before = account_state(services)
     wrong = api.post(
         change,
         json={"current_password": "not my password", "new_password": NEW},
@@ -102,7 +102,7 @@ def test_password_change_needs_the_current_one_and_keeps_only_this_session(api, 
         headers=auth(here["access_token"]),
     )
     assert error_of(weak) == (422, "password_too_short")
-    assert dump_store(services) == before
+    assert account_state(services) == before
 
     clock.advance(5)
     ok = api.post(
@@ -134,3 +134,21 @@ def test_session_endpoints_need_a_session(api, services):
         ("POST", "/api/auth/password/change"),
     ]:
         assert error_of(api.open(path, method=method)) == (401, "unauthorized")
+
+
+def test_wrong_current_passwords_are_limited(api, services, clock):
+    body = register(api, EMAIL, PASSWORD)
+    guess = {"current_password": "a wrong guess!", "new_password": NEW}
+    for _ in range(5):
+        response = api.post(
+            "/api/auth/password/change", json=guess, headers=auth(body["access_token"])
+        )
+        assert error_of(response) == (403, "wrong_password")
+    right = {"current_password": PASSWORD, "new_password": NEW}
+    limited = api.post("/api/auth/password/change", json=right, headers=auth(body["access_token"]))
+    assert error_of(limited) == (429, "too_many_requests")
+    assert int(limited.headers["Retry-After"]) > 0
+    clock.advance(3600)
+    fresh = login(api, EMAIL, PASSWORD)
+    ok = api.post("/api/auth/password/change", json=right, headers=auth(fresh["access_token"]))
+    assert ok.status_code == 204
