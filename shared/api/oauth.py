@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.accounts.clients import remember_client
+from shared.accounts.notices import after_take_back
 from shared.accounts.users import public_user
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
@@ -50,14 +51,20 @@ def start(request: Any, provider: str) -> Reply:
 
 @router.route("GET", "/api/auth/oauth/{provider}/callback")
 def callback(request: Any, provider: str) -> Reply:
-    service = services().oauth
+    svc = services()
+    service = svc.oauth
     if provider not in PROVIDERS:
         raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
     # The flow ends here whatever happens: the cookie has done its job.
     headers = {"Set-Cookie": clear_cookie_header(service.callback_path(provider)), **NO_REFERRER}
     args = {k: request.args.get(k, "") for k in ("state", "code", "error")}
     try:
-        location = service.callback(provider, args, request.cookies.get(COOKIE_NAME))
+        location = service.callback(
+            provider,
+            args,
+            request.cookies.get(COOKIE_NAME),
+            on_take_back=lambda fields: after_take_back(svc, fields),
+        )
     except OAuthFailure as failure:
         log.warning(
             "oauth sign-in refused",

@@ -113,7 +113,6 @@ class OAuthService:
         settings: Settings,
         oauth_settings: OAuthSettings,
         providers: dict[str, Provider],
-        after_take_back: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -122,13 +121,10 @@ class OAuthService:
         self.settings = settings
         self.config = oauth_settings
         self.providers = providers
-        # After a committed take-back: stop its workspaces and tell the owner.
-        self.after_take_back = after_take_back
         self._env_id_warned: set[str] = set()
 
     @classmethod
     def build(cls, services: Any, oauth_settings: OAuthSettings) -> OAuthService:
-        from shared.accounts.notices import after_take_back
         from shared.oauth.github import GitHubProvider
         from shared.oauth.google import GoogleProvider
 
@@ -154,7 +150,6 @@ class OAuthService:
                     http,
                 ),
             },
-            after_take_back=lambda fields: after_take_back(services, fields),
         )
 
     # -- configuration ---------------------------------------------------------------------------
@@ -227,8 +222,17 @@ class OAuthService:
         return Redirect(location, cookie)
 
     # -- /callback -------------------------------------------------------------------------------
-    def callback(self, provider: str, args: dict[str, str], cookie: str | None) -> str:
-        """Sign the browser in; returns where to send it. Raises :class:`OAuthFailure`."""
+    def callback(
+        self,
+        provider: str,
+        args: dict[str, str],
+        cookie: str | None,
+        on_take_back: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
+        """Sign the browser in; returns where to send it. Raises :class:`OAuthFailure`.
+
+        ``on_take_back`` runs after a committed take-back (stop its workspaces, tell the owner).
+        """
         if args.get("error"):
             # The provider's own error page (the user said no, or the request was refused).
             error = args["error"]
@@ -286,8 +290,8 @@ class OAuthService:
         )
         if outcome != "ok":
             raise OAuthFailure(outcome, detail)
-        if taken_back and self.after_take_back is not None:
-            self.after_take_back(taken_back[-1])
+        if taken_back and on_take_back is not None:
+            on_take_back(taken_back[-1])
         log.info(
             "oauth sign-in completed",
             extra={"fields": {"provider": provider, "result": detail}},
