@@ -43,7 +43,8 @@ class Claims(TypedDict):
     iat: int
     exp: int
     jti: str
-    fam: NotRequired[str]  # refresh tokens: the family (one per sign-in)
+    fam: NotRequired[str]  # refresh and access tokens: the family (one per sign-in)
+    scope: NotRequired[str]  # personal API tokens only: read, workspaces or llm
 
 
 def _b64url(data: bytes) -> str:

@@ -22,8 +22,13 @@ from shared.settings import Settings
 from shared.store import Database
 
 if TYPE_CHECKING:
+    from shared.accounts.api_tokens import ApiTokens
+    from shared.accounts.connections import Connections
+    from shared.accounts.deletion import AccountDeletion
     from shared.accounts.email_verification import EmailVerifications
+    from shared.accounts.password_flows import PasswordFlows
     from shared.accounts.service import AccountService
+    from shared.accounts.sessions import Sessions
     from shared.billing.service import BillingService
     from shared.mail import MailPort
     from shared.oauth.service import OAuthService
@@ -116,6 +121,46 @@ class Services:
             return EmailVerifications(self.db, self.clock)
 
         return self._once("email_verifications", make)
+
+    @property
+    def sessions(self) -> Sessions:
+        def make() -> Sessions:
+            from shared.accounts.sessions import Sessions
+
+            return Sessions(self.db, self.clock)
+
+        return self._once("sessions", make)
+
+    @property
+    def password_flows(self) -> PasswordFlows:
+        def make() -> PasswordFlows:
+            from shared.accounts.password_flows import PasswordFlows
+
+            return PasswordFlows(self.db, self.clock)
+
+        return self._once("password_flows", make)
+
+    @property
+    def api_tokens(self) -> ApiTokens:
+        return self.accounts.api_tokens  # the one the authenticator checks tokens with
+
+    @property
+    def connections(self) -> Connections:
+        def make() -> Connections:
+            from shared.accounts.connections import Connections
+
+            return Connections(self.db, self.clock)
+
+        return self._once("connections", make)
+
+    @property
+    def account_deletion(self) -> AccountDeletion:
+        def make() -> AccountDeletion:
+            from shared.accounts.deletion import AccountDeletion
+
+            return AccountDeletion(self.db, self.clock)
+
+        return self._once("account_deletion", make)
 
     @property
     def mail(self) -> MailPort:

@@ -10,8 +10,7 @@ from typing import Any, cast
 
 from shared.accounts.audit import write_audit
 from shared.accounts.email_verification import drop_email_verification
-from shared.accounts.records import IdentityRecord, RefreshFamily, UserIds, UserRecord
-from shared.accounts.users import put_user
+from shared.accounts.records import IdentityRecord, UserIds, UserRecord
 from shared.clock import isoformat
 from shared.store import Transaction
 from shared.store.codec import dump, load
@@ -67,33 +66,40 @@ def verify_email_by_oauth(
 
     Whoever set the password never proved they own the address (it may be someone who signed
     up with another person's email before they did), so, in the caller's transaction: the email
-    becomes verified, the password credential is removed and every refresh-token family of the
-    user is revoked. Returns the audit fields written.
+    becomes verified, the password credential is removed, every refresh-token family and API
+    token of the user is revoked, ``sessions_valid_after`` moves to now (IDE sessions end at the
+    sidecars' next heartbeat) and the running workspaces are set to stop. Returns the audit
+    fields written; after the commit the caller publishes a reconcile for each workspace in
+    ``workspaces_stopped`` and tells the owner (:func:`shared.accounts.notices.after_take_back`).
     """
+    from shared.accounts.api_tokens import revoke_all_tokens
+    from shared.accounts.sessions import advance_sessions_valid_after, revoke_families
+    from shared.workspaces import model
+
     user_id = user["user_id"]
     tenant = TENANTS[tenant_id]
     at = isoformat(now)
-    put_user(tr, {**user, "email_verified": True, "email_verified_at": at})
+    user = {**user, "email_verified": True, "email_verified_at": at}
+    advance_sessions_valid_after(tr, user, now)  # writes the user record
     credential_key = tenant.key("credential", user_id)
     password_removed = tr.get(credential_key) is not None
     tr.clear(credential_key)
     drop_email_verification(tr, tenant_id, user_id)  # the mailed link has nothing left to prove
-    revoked = 0
     # Not a snapshot read: a session started concurrently conflicts and is seen on the retry.
-    for key, raw in tr.get_range(*tenant.range("refresh_family")):
-        family = cast(RefreshFamily, load(raw))
-        if family.get("user_id") != user_id or family.get("revoked"):
-            continue  # already revoked ones keep their original reason
-        family.update(
-            {"revoked": True, "revoked_reason": "email_verified_by_oauth", "revoked_at": at}
-        )
-        tr.set(key, dump(family))
-        revoked += 1
+    revoked = revoke_families(tr, tenant_id, user_id, now, "email_verified_by_oauth")
+    tokens_revoked = revoke_all_tokens(tr, tenant_id, user_id, now, "email_verified_by_oauth")
+    stopped = []
+    for ws in model.list_for_user(tr, tenant_id, user_id):
+        if ws["desired"] == "running":
+            model.set_desired(tr, ws, "stopped", now, reason="account taken back")
+            stopped.append(ws["workspace_id"])
     fields = {
         "user_id": user_id,
         "provider": provider,
         "password_removed": password_removed,
         "sessions_revoked": revoked,
+        "api_tokens_revoked": tokens_revoked,
+        "workspaces_stopped": stopped,
     }
     write_audit(tr, tenant_id, now, "user.email_verified", fields)
-    return fields
+    return {**fields, "tenant_id": tenant_id}

@@ -22,6 +22,9 @@ class UserRecord(TypedDict):
     requested_plan: str
     email_verified: NotRequired[bool]
     email_verified_at: NotRequired[str]
+    # Epoch seconds: sessions (refresh families, IDE sessions, access tokens minting launch
+    # tokens) begun before this are over. Moved forward only (shared/accounts/sessions.py).
+    sessions_valid_after: NotRequired[float]
 
 
 class CredentialRecord(TypedDict):
@@ -65,6 +68,9 @@ class RefreshFamily(TypedDict):
     revoked_reason: NotRequired[str]
     revoked_at: NotRequired[str]
     rotated_at: NotRequired[str]
+    last_used_at: NotRequired[str]  # sign-in or latest refresh
+    client: NotRequired[str]  # the User-Agent that signed in or refreshed last (200 chars)
+    client_ip: NotRequired[str]
 
 
 class IdentityRecord(TypedDict):
@@ -81,6 +87,30 @@ class EmailVerificationRecord(TypedDict):
     created_at: str
     expires_at: float
     resent_at: list[float]
+
+
+class PasswordResetRecord(TypedDict):
+    """``t/<tid>/password_reset/<uid>``: the user's one outstanding reset link (its hash)."""
+
+    token_sha256: str
+    email: str
+    created_at: str
+    expires_at: float
+
+
+class ApiTokenRecord(TypedDict):
+    """``t/<tid>/api_token/<token_id>``: a personal API token (only its SHA-256 is stored)."""
+
+    token_id: str
+    user_id: str
+    name: str
+    scope: str  # read | workspaces | llm
+    token_sha256: str
+    prefix: str  # the first characters, shown to tell tokens apart
+    created_at: str
+    expires_at: float | None
+    last_used_at: float | None
+    revoked_at: NotRequired[str]
 
 
 AuditFields = dict[str, Any]  # free-form, never secrets

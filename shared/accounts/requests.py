@@ -33,3 +33,40 @@ class RefreshRequest(BaseModel):
 class VerifyEmailRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=256)
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+
+
+class PasswordResetConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class PasswordChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=passwords.MAX_LENGTH)
+    new_password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class PasswordSetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    new_password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class CreateApiTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+    scope: Literal["read", "workspaces", "llm"]
+    # Days until it stops working; null for a token that never expires.
+    expires_in_days: int | None = Field(default=90, ge=1, le=366)
+
+
+class DeleteAccountRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Required for an account with a password; provider-only accounts confirm with a sign-in
+    # less than five minutes old instead.
+    password: str | None = Field(default=None, max_length=passwords.MAX_LENGTH)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from shared import metrics, passwords
+from shared.accounts.api_tokens import ApiTokens, is_api_token
 from shared.accounts.audit import write_audit
+from shared.accounts.clients import current_client
 from shared.accounts.email_verification import put_email_verification
 from shared.accounts.identities import linked_providers
 from shared.accounts.licenses import get_license
 from shared.accounts.records import LicenseRecord, RefreshFamily, UserIds, UserRecord
 from shared.accounts.requests import LoginRequest, RefreshRequest, RegisterRequest
+from shared.accounts.scopes import Scope, require_scope
 from shared.accounts.throttle import LoginThrottle
 from shared.accounts.usage import month_usage, usage_month
 from shared.accounts.users import (
@@ -60,6 +63,17 @@ class SessionTokens:
         }
 
 
+class ClientFields(TypedDict, total=False):
+    client: str
+    client_ip: str
+
+
+def client_fields() -> ClientFields:
+    """The session record's view of the request being served (none outside a request)."""
+    client = current_client()
+    return {"client": client.user_agent, "client_ip": client.address} if client else {}
+
+
 class Rotation(StrEnum):
     """What presenting a refresh token did to its family."""
 
@@ -76,19 +90,22 @@ class AccountService:
         self.tokens = tokens
         self.clock = clock
         self.settings = settings
+        self.api_tokens = ApiTokens(db, clock, settings)
 
     @property
     def refresh_audience(self) -> str:
         return self.settings.api_audience + REFRESH_AUDIENCE_SUFFIX
 
     # -- tokens ----------------------------------------------------------------------------------
-    def _issue_access(self, user_id: str, tenant_id: str) -> str:
+    def _issue_access(self, user_id: str, tenant_id: str, family_id: str) -> str:
         token, _ = self.tokens.issue(
             typ="access",
             sub=user_id,
             tid=tenant_id,
             aud=self.settings.api_audience,
             ttl=self.settings.access_token_seconds,
+            # The session it belongs to: "this device" in the session list, kept on a change.
+            extra={"fam": family_id},
         )
         return token
 
@@ -112,14 +129,24 @@ class AccountService:
             "method": method,
             "created_at": isoformat(now),
             "expires_at": claims["exp"],
+            "last_used_at": isoformat(now),
+            **client_fields(),
         }
         tr.set(TENANTS[tenant_id].key("refresh_family", family_id), dump(family))
         return SessionTokens(
-            self._issue_access(user_id, tenant_id), refresh, self.settings.access_token_seconds
+            self._issue_access(user_id, tenant_id, family_id),
+            refresh,
+            self.settings.access_token_seconds,
         )
 
-    def authenticate(self, access_token: str) -> Claims:
-        return self.tokens.verify(access_token, aud=self.settings.api_audience, typ="access")
+    def authenticate(self, token: str, *, scope: Scope = "account") -> Claims:
+        """The caller's claims: an access token (every scope) or a personal API token, which
+        must hold ``scope`` (403 ``insufficient_scope``; ``account`` is never a token's)."""
+        if is_api_token(token):
+            claims = self.api_tokens.authenticate(token)
+            require_scope(claims, scope)
+            return claims
+        return self.tokens.verify(token, aud=self.settings.api_audience, typ="access")
 
     # -- sign-up ---------------------------------------------------------------------------------
     def register(
@@ -279,6 +306,8 @@ class AccountService:
                     "current_jti": new_claims["jti"],
                     "expires_at": new_claims["exp"],
                     "rotated_at": isoformat(now),
+                    "last_used_at": isoformat(now),
+                    **client_fields(),
                 }
             )
             tr.set(family_key, dump(family))
@@ -293,7 +322,7 @@ class AccountService:
         if outcome is Rotation.REVOKED:
             raise Unauthorized("session is no longer valid", code="session_revoked")
         return SessionTokens(
-            self._issue_access(claims["sub"], tenant_id),
+            self._issue_access(claims["sub"], tenant_id, family_id),
             new_refresh,
             self.settings.access_token_seconds,
         )

@@ -1,20 +1,32 @@
-"""The auth function: register, login, refresh, logout, me, email verification, and the JWKS."""
+"""The auth function: register, login, refresh, logout, me, email verification, the JWKS, and
+the account's self-service: sessions, passwords, connected accounts, API tokens, deletion."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from shared.accounts.clients import remember_client
 from shared.accounts.email_verification import new_email_token, send_email_verification
+from shared.accounts.notices import mail_owner, publish_stops
+from shared.accounts.password_flows import password_notice, reset_mail
 from shared.accounts.records import UserRecord
 from shared.accounts.requests import (
+    CreateApiTokenRequest,
+    DeleteAccountRequest,
     LoginRequest,
+    PasswordChangeRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PasswordSetRequest,
     RefreshRequest,
     RegisterRequest,
     VerifyEmailRequest,
 )
 from shared.accounts.users import public_user
-from shared.errors import ApiError
+from shared.errors import ApiError, NotFound
+from shared.oauth.config import PROVIDERS
+from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, client_address, read_json
 from shared.wiring import Services, services
 
@@ -40,6 +52,7 @@ def jwks(request: Any) -> Reply:
 
 @router.route("POST", "/api/auth/register")
 def register(request: Any) -> Reply:
+    remember_client(request)
     body = read_json(request, RegisterRequest)
     svc = services()
     token = new_email_token()
@@ -58,6 +71,7 @@ def register(request: Any) -> Reply:
 
 @router.route("POST", "/api/auth/login")
 def login(request: Any) -> Reply:
+    remember_client(request)
     body = read_json(request, LoginRequest)
     svc = services()
     client = client_address(request, svc.settings.forwarded_for_position)
@@ -67,6 +81,7 @@ def login(request: Any) -> Reply:
 
 @router.route("POST", "/api/auth/refresh")
 def refresh(request: Any) -> Reply:
+    remember_client(request)
     body = read_json(request, RefreshRequest)
     return Reply(200, services().accounts.refresh(body).public())
 
@@ -81,7 +96,7 @@ def logout(request: Any) -> Reply:
 @router.route("GET", "/api/auth/me")
 def me(request: Any) -> Reply:
     accounts = services().accounts
-    claims = accounts.authenticate(bearer_token(request))
+    claims = accounts.authenticate(bearer_token(request), scope="read")
     return Reply(200, accounts.me(claims))
 
 
@@ -107,6 +122,159 @@ def resend_verification(request: Any) -> Reply:
                 status=503,
             )
     return Reply(204)
+
+
+# -- sessions ------------------------------------------------------------------------------------
+def signed_in(request: Any) -> tuple[Services, Claims]:
+    """The caller, signed in with a session (personal API tokens cannot manage the account)."""
+    svc = services()
+    return svc, svc.accounts.authenticate(bearer_token(request))
+
+
+@router.route("GET", "/api/auth/sessions")
+def list_sessions(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    return Reply(200, {"sessions": svc.sessions.list(claims)})
+
+
+@router.route("DELETE", "/api/auth/sessions/{session_id}")
+def revoke_session(request: Any, session_id: str) -> Reply:
+    svc, claims = signed_in(request)
+    svc.sessions.revoke(claims, session_id)
+    return Reply(204)
+
+
+@router.route("POST", "/api/auth/sessions/revoke-all")
+def sign_out_everywhere(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    svc.sessions.sign_out_everywhere(claims)
+    return Reply(204)
+
+
+# -- passwords -----------------------------------------------------------------------------------
+@router.route("POST", "/api/auth/password/reset")
+def request_password_reset(request: Any) -> Reply:
+    client = remember_client(request)
+    body = read_json(request, PasswordResetRequest)
+    svc = services()
+    issued = svc.password_flows.request_reset(body.email, client.address)
+    if issued is not None:
+        user, token = issued
+        mail_owner(svc, user, *reset_mail(svc.settings.public_url, token))
+    # The same answer whether or not the address has an account.
+    return Reply(202, {"status": "if the address has an account, a reset link is on its way"})
+
+
+@router.route("POST", "/api/auth/password/reset/confirm")
+def confirm_password_reset(request: Any) -> Reply:
+    body = read_json(request, PasswordResetConfirm)
+    svc = services()
+    user = svc.password_flows.confirm_reset(body.token, body.new_password)
+    mail_owner(svc, user, *password_notice("reset"))
+    return Reply(204)
+
+
+@router.route("POST", "/api/auth/password/change")
+def change_password(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    body = read_json(request, PasswordChangeRequest)
+    user = svc.password_flows.change(claims, body.current_password, body.new_password)
+    mail_owner(svc, user, *password_notice("changed"))
+    return Reply(204)
+
+
+@router.route("POST", "/api/auth/password/set")
+def set_password(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    body = read_json(request, PasswordSetRequest)
+    user = svc.password_flows.set_first(claims, body.new_password)
+    mail_owner(svc, user, *password_notice("set"))
+    return Reply(204)
+
+
+# -- connected accounts --------------------------------------------------------------------------
+@router.route("GET", "/api/auth/connections")
+def list_connections(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    return Reply(200, svc.connections.list(claims))
+
+
+@router.route("POST", "/api/auth/connections/{provider}/link")
+def link_connection(request: Any, provider: str) -> Reply:
+    """Starts the provider's flow for the signed-in user: the app sends the browser to ``url``
+    (this answer's cookie is the flow's state, as /start sets it)."""
+    svc, claims = signed_in(request)
+    if provider not in PROVIDERS:
+        raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
+    # The same flow as POST /api/auth/oauth/{provider}/link: the state cookie names the owner.
+    redirect = svc.oauth.start_link(provider, claims)
+    return Reply(200, {"url": redirect.location}, {}, redirect.cookies)
+
+
+@router.route("DELETE", "/api/auth/connections/{provider}/{subject}")
+def unlink_connection(request: Any, provider: str, subject: str) -> Reply:
+    svc, claims = signed_in(request)
+    svc.connections.unlink(claims, provider, subject)
+    return Reply(204)
+
+
+# -- personal API tokens -------------------------------------------------------------------------
+@router.route("POST", "/api/auth/tokens")
+def create_api_token(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    body = read_json(request, CreateApiTokenRequest)
+    return Reply(201, svc.api_tokens.create(claims, body.name, body.scope, body.expires_in_days))
+
+
+@router.route("GET", "/api/auth/tokens")
+def list_api_tokens(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    return Reply(200, {"tokens": svc.api_tokens.list(claims)})
+
+
+@router.route("DELETE", "/api/auth/tokens/{token_id}")
+def revoke_api_token(request: Any, token_id: str) -> Reply:
+    svc, claims = signed_in(request)
+    svc.api_tokens.revoke(claims, token_id)
+    return Reply(204)
+
+
+# -- deletion and export -------------------------------------------------------------------------
+@router.route("POST", "/api/auth/delete-account")
+def delete_account(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    body = read_json(request, DeleteAccountRequest)
+
+    def cancel(tenant_id: str) -> list[str]:
+        from shared.billing.records import get_billing
+
+        if svc.db.transact(lambda tr: get_billing(tr, tenant_id)) is None:
+            return []  # never a Stripe customer: billing need not even be configured
+        return svc.billing.cancel_subscriptions(tenant_id)
+
+    deleted = svc.account_deletion.run(claims, body.password, cancel)
+    publish_stops(svc, claims["tid"], claims["sub"], deleted.workspaces_deleted)
+    mail_owner(svc, deleted.user, *deletion_notice())
+    return Reply(204)
+
+
+@router.route("GET", "/api/auth/export")
+def export_account(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    return Reply(
+        200,
+        svc.account_deletion.export(claims),
+        {"Content-Disposition": 'attachment; filename="coditect-account.json"'},
+    )
+
+
+def deletion_notice() -> tuple[str, str]:
+    text = (
+        "Your Coditect account was deleted: its workspaces and their files are being removed,\n"
+        "its subscription was canceled, and this address can sign up again. Invoices and the\n"
+        "records the law requires are kept as our privacy notice says.\n"
+    )
+    return "Your Coditect account was deleted", text
 
 
 def handle(request: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.accounts.clients import remember_client
+from shared.accounts.notices import after_take_back
 from shared.accounts.users import public_user
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
@@ -70,7 +72,8 @@ def start_link(request: Any, provider: str) -> Reply:
 
 @router.route("GET", "/api/auth/oauth/{provider}/callback")
 def callback(request: Any, provider: str) -> Reply:
-    service = services().oauth
+    svc = services()
+    service = svc.oauth
     if provider not in PROVIDERS:
         raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
     # The flow ends here whatever happens: the cookie has done its job.
@@ -78,7 +81,13 @@ def callback(request: Any, provider: str) -> Reply:
     args = {k: request.args.get(k, "") for k in ("state", "code", "error")}
     binding = valid_binding(request.cookies.get(BINDING_COOKIE_NAME))
     try:
-        location = service.callback(provider, args, request.cookies.get(COOKIE_NAME), binding)
+        location = service.callback(
+            provider,
+            args,
+            request.cookies.get(COOKIE_NAME),
+            binding,
+            on_take_back=lambda fields: after_take_back(svc, fields),
+        )
     except OAuthFailure as failure:
         log.warning(
             "oauth sign-in refused",
@@ -93,6 +102,7 @@ def callback(request: Any, provider: str) -> Reply:
 
 @router.route("POST", "/api/auth/oauth/exchange")
 def exchange(request: Any) -> Reply:
+    remember_client(request)
     body = read_json(request, ExchangeRequest)
     svc = services()
     binding = valid_binding(request.cookies.get(BINDING_COOKIE_NAME))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.accounts.scopes import Scope
 from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
@@ -13,9 +14,10 @@ from shared.workspaces.service import Activity, CreateWorkspace, WorkspaceServic
 router = Router("workspaces")
 
 
-def _caller(request: Any) -> tuple[Claims, WorkspaceService]:
+def _caller(request: Any, scope: Scope = "workspaces") -> tuple[Claims, WorkspaceService]:
+    """The caller and the service; reads need ``read``, changes ``workspaces`` (API tokens)."""
     svc = services()
-    claims = svc.accounts.authenticate(bearer_token(request))
+    claims = svc.accounts.authenticate(bearer_token(request), scope=scope)
     return claims, svc.workspaces
 
 
@@ -28,13 +30,13 @@ def create(request: Any) -> Reply:
 
 @router.route("GET", "/api/workspaces")
 def list_workspaces(request: Any) -> Reply:
-    claims, workspaces = _caller(request)
+    claims, workspaces = _caller(request, "read")
     return Reply(200, {"workspaces": workspaces.list(claims)})
 
 
 @router.route("GET", "/api/workspaces/{workspace_id}")
 def get(request: Any, workspace_id: str) -> Reply:
-    claims, workspaces = _caller(request)
+    claims, workspaces = _caller(request, "read")
     return Reply(200, {"workspace": workspaces.get(claims, workspace_id)})
 
 
@@ -73,8 +75,7 @@ def activity(request: Any, workspace_id: str) -> Reply:
     # The sidecar's workspace credential, not a user token: it can only report activity.
     credential = bearer_token(request)
     body = read_json(request, Activity, max_bytes=1024)
-    services().workspaces.record_activity(workspace_id, credential, body)
-    return Reply(204)
+    return Reply(200, services().workspaces.record_activity(workspace_id, credential, body))
 
 
 def handle(request: Any) -> Any:

@@ -90,6 +90,10 @@ class StripeGateway(Protocol):
         """The customer's invoices, newest first, normalised by :func:`normalize_invoice`."""
         ...
 
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        """Cancel now (no proration); the subscription, normalised."""
+        ...
+
 
 def _plain(obj: Any) -> Any:
     """SDK objects are not dicts (stripe >= 15); everything past the port is plain JSON."""
@@ -311,6 +315,11 @@ class StripeClientGateway:
     def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]:
         return normalize_subscription(
             self._call(lambda: self._api.subscriptions.retrieve(subscription_id))
+        )
+
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        return normalize_subscription(
+            self._call(lambda: self._api.subscriptions.cancel(subscription_id))
         )
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:

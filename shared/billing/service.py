@@ -267,7 +267,24 @@ class BillingService:
             raise api_error(error) from None
         return session["url"]
 
-    # -- webhooks --------------------------------------------------------------------------------
+    def cancel_subscriptions(self, tenant_id: str) -> list[str]:
+        """Cancel, now, every subscription of the tenant's customer (account deletion).
+
+        Safe to repeat: canceled ones are no longer listed. Raises ``api_error`` (503 when Stripe
+        may answer later) so the caller can stop before deleting anything.
+        """
+        record = self.db.transact(lambda tr: get_billing(tr, tenant_id))
+        if not record:
+            return []  # never had a Stripe customer: nothing to cancel
+        canceled = []
+        try:
+            for sub in self.gateway.list_subscriptions(record["customer_id"]):
+                if sub.get("status") not in ("canceled", "incomplete_expired"):
+                    self.gateway.cancel_subscription(sub["id"])
+                    canceled.append(sub["id"])
+        except GatewayError as error:
+            raise api_error(error) from None
+        return canceled
 
     # -- webhooks (shared/billing/webhooks.py) ---------------------------------------------------
     def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:

@@ -251,16 +251,22 @@ class OAuthService:
 
     # -- /callback -------------------------------------------------------------------------------
     def callback(
-        self, provider: str, args: dict[str, str], cookie: str | None, binding: str | None
+        self,
+        provider: str,
+        args: dict[str, str],
+        cookie: str | None,
+        binding: str | None,
+        on_take_back: Callable[[dict[str, Any]], None] | None = None,
     ) -> str:
         """Sign the browser in (or finish a link); returns where to send it.
 
-        Raises :class:`OAuthFailure`. ``binding`` is the browser's binding cookie (sign-in only).
+        Raises :class:`OAuthFailure`. ``binding`` is the browser's binding cookie (sign-in only);
+        ``on_take_back`` runs after a committed take-back (stop its workspaces, tell the owner).
         """
         # Only the configured providers reach here (the route and ``client`` check the name).
         method = provider if provider in self.providers else "other"
         try:
-            location, result = self._callback(provider, args, cookie, binding)
+            location, result = self._callback(provider, args, cookie, binding, on_take_back)
         except Exception:
             metrics.LOGINS.inc(method=method, outcome="failure")
             raise
@@ -271,7 +277,12 @@ class OAuthService:
         return location
 
     def _callback(
-        self, provider: str, args: dict[str, str], cookie: str | None, binding: str | None
+        self,
+        provider: str,
+        args: dict[str, str],
+        cookie: str | None,
+        binding: str | None,
+        on_take_back: Callable[[dict[str, Any]], None] | None,
     ) -> tuple[str, str]:
         if args.get("error"):
             # The provider's own error page (the user said no, or the request was refused).
@@ -312,6 +323,7 @@ class OAuthService:
             email = normalize_email(identity.email)
         except Unprocessable:
             raise OAuthFailure("invalid_email", "the provider's email is not valid") from None
+        taken_back: list[dict[str, Any]] = []
         if flow.link_user_id:
             done = self.db.transact(self._link, identity, email, flow, state_hash)
             code_param: dict[str, str] = {"oauth_linked": provider}
@@ -319,11 +331,13 @@ class OAuthService:
             one_time_code = pysecrets.token_urlsafe(32)
             grant = (_hash(one_time_code), _hash(binding or ""))
             done = self.db.transact(
-                self._complete, identity, email, state_hash, flow.expires_at, grant
+                self._complete, identity, email, state_hash, flow.expires_at, grant, taken_back
             )
             code_param = {"oauth_code": one_time_code}
         if done.outcome != "ok":
             raise OAuthFailure(done.outcome, done.result)
+        if taken_back and on_take_back is not None:
+            on_take_back(taken_back[-1])
         log.info(
             "oauth sign-in completed",
             extra={"fields": {"provider": provider, "result": done.result}},
@@ -341,6 +355,7 @@ class OAuthService:
         state_hash: str,
         state_expires_at: float,
         grant: tuple[str, str],
+        taken_back: list[dict[str, Any]] | None = None,
     ) -> Completed:
         """Sign in / take back / sign up, mark the state used and store the code: one transaction.
 
@@ -348,6 +363,8 @@ class OAuthService:
         one-time code's hash and the binding cookie's hash.
         """
         now = self.clock.now()
+        taken_back = [] if taken_back is None else taken_back
+        taken_back.clear()  # this attempt's outcome only (the store may run it again)
         if tr.get(_state_key(state_hash)) is not None:
             return Completed("state_used", "this sign-in was already completed")
         notify = None
@@ -370,7 +387,11 @@ class OAuthService:
                 # Password sign-up proves nothing about the email: whoever set that password
                 # may have registered someone else's address first. The provider has proved
                 # ownership, so the account becomes theirs alone (password and sessions go).
-                verify_email_by_oauth(tr, found["tenant_id"], user, now, provider=identity.provider)
+                taken_back.append(
+                    verify_email_by_oauth(
+                        tr, found["tenant_id"], user, now, provider=identity.provider
+                    )
+                )
                 notify = email
             else:
                 result = "signed_up"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.accounts.audit import write_audit
 from shared.accounts.licenses import get_license
+from shared.accounts.sessions import check_token_fresh
 from shared.accounts.users import get_user
 from shared.clock import Clock
 from shared.digests import sha256_hex
@@ -282,7 +283,13 @@ class WorkspaceService:
         self, claims: Claims, wid: str, typ: str, ttl: int
     ) -> tuple[WorkspaceRecord, str]:
         """The caller's ready workspace and a token of ``typ`` for its host only."""
-        ws = self.db.transact(lambda tr: self._owned(tr, claims, wid))
+
+        def read(tr: Transaction) -> WorkspaceRecord:
+            # A token issued before a sign-out everywhere (or a password change) mints nothing.
+            check_token_fresh(get_user(tr, claims["tid"], claims["sub"]), claims)
+            return self._owned(tr, claims, wid)
+
+        ws = self.db.transact(read)
         if ws["status"] != "ready" or not ws.get("url"):
             raise Conflict(
                 f"the workspace is {ws['status']}, not ready", code="workspace_not_ready"
@@ -312,7 +319,9 @@ class WorkspaceService:
         }
 
     # -- heartbeat from the sidecar --------------------------------------------------------------
-    def record_activity(self, wid: str, credential: str, body: Activity) -> None:
+    def record_activity(self, wid: str, credential: str, body: Activity) -> dict[str, Any]:
+        """Record the sidecar's activity; answers the owner's ``sessions_valid_after`` (epoch
+        seconds or null), which the sidecar applies to its IDE sessions (docs/sidecar.md)."""
         reported = body.last_active.timestamp()
         presented = hash_credential(credential)
 
@@ -338,4 +347,10 @@ class WorkspaceService:
             new: WorkspaceRecord = {**ws, "last_active": stamp}
             model.save(tr, new, ws, now)
 
-        self.db.transact(write)
+        def valid_after(tr: Transaction) -> float | None:
+            write(tr)
+            ids = model.owner(tr, wid)
+            user = get_user(tr, ids["tenant_id"], ids["user_id"]) if ids else None
+            return user.get("sessions_valid_after") if user else None
+
+        return {"sessions_valid_after": self.db.transact(valid_after)}

@@ -28,3 +28,16 @@ def only_mail_to(services: Any, address: str) -> str:
     assert len(messages) == 1, [m["To"] for m in messages]
     assert messages[0]["To"] == address
     return link_of(messages[0])[1]
+
+
+RESET_LINK = re.compile(r"(\S+)/#reset_password=([A-Za-z0-9_-]+)")
+
+
+def mails_to(services: Any, address: str) -> list[EmailMessage]:
+    return [m for m in outbox(services) if m["To"] == address]
+
+
+def reset_token_in(message: EmailMessage) -> str:
+    found = RESET_LINK.findall(message.get_content())
+    assert len(found) == 1, message.get_content()
+    return found[0][1]

@@ -62,7 +62,7 @@ def test_activity_keeps_a_workspace_running(platform, make_user, cleanup, clock,
     wid = ready_workspace(user)
     credential = activity_credential(kube, user, wid)
     clock.advance(HOUR)
-    assert beat(api, wid, credential, isoformat(clock.now())).status_code == 204
+    assert beat(api, wid, credential, isoformat(clock.now())).status_code == 200
     clock.advance(HOUR + 60)
     assert cleanup().run().get("stopped_idle", 0) == 0
     assert user.workspace(wid)["status"] == "ready"

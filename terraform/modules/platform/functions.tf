@@ -51,22 +51,25 @@ locals {
       trigger     = "http"
       paths       = ["/api/auth/*", "/.well-known/jwks.json"]
       # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py); sign-up
-      # and resend mail the email-verification link (shared/mail.py).
-      secrets   = ["jwt-signing-key", "stripe-api-key", "smtp-password"]
-      publishes = false
+      # and resend mail the email-verification link (shared/mail.py); linking a Google/GitHub
+      # account starts their flow (client ids); deleting an account cancels its subscription and
+      # publishes a reconcile for each of its workspaces.
+      secrets   = ["jwt-signing-key", "stripe-api-key", "smtp-password", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret"]
+      publishes = true
       # Argon2 hashing is memory-hard: fewer concurrent requests per instance, more memory.
       resources = { memory = "1Gi", cpu = "1", timeout = 30, concurrency = 8, min_instances = var.min_instances_public, max_instances = 50 }
-      env       = merge(local.billing_env, local.mail_env)
+      env       = merge(local.billing_env, local.mail_env, local.workspace_env)
     }
     oauth = {
       entry_point = "oauth"
       trigger     = "http"
       paths       = ["/api/auth/oauth/*"]
-      secrets     = ["jwt-signing-key", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret", "smtp-password"]
-      publishes   = false
-      resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
-      # mail_env: the owner is mailed when a sign-in method is added to their account.
-      env = merge(local.mail_env, { CODITECT_OAUTH_APP_URL = "https://${var.domain}/" })
+      # A take-back (a provider proves an unverified account's email) stops the account's
+      # workspaces (reconcile messages) and mails the owner.
+      secrets   = ["jwt-signing-key", "google-oauth-client-id", "google-oauth-client-secret", "github-oauth-client-id", "github-oauth-client-secret", "smtp-password"]
+      publishes = true
+      resources = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
+      env       = merge({ CODITECT_OAUTH_APP_URL = "https://${var.domain}/" }, local.mail_env, local.workspace_env)
     }
     workspaces = {
       entry_point = "workspaces"
