@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from tests.auth.accounts_helpers import auth, dump_store, error_of, login
-from tests.auth.mailbox import mails_to
+from tests.auth.mailbox import link_of, mails_to
 from tests.conftest import register
 from tests.oauth import conftest as oauth_fixtures
 from tests.oauth.conftest import sign_in_at_google
@@ -24,18 +24,29 @@ def connections(api, body):
     return response.get_json()
 
 
+def verified(api, services, email):
+    """Signed up with a password and the mailed link followed: linking needs a proven email."""
+    body = register(api, email, PASSWORD)
+    token = link_of(mails_to(services, email)[-1])[1]
+    confirmed = api.post(
+        "/api/auth/verify-email", json={"token": token}, headers=auth(body["access_token"])
+    )
+    assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
+    return body
+
+
 def start_link(api, body, provider="google"):
     return api.post(f"/api/auth/connections/{provider}/link", headers=auth(body["access_token"]))
 
 
 def test_link_google_while_signed_in_then_unlink(api, services, oauth):
-    body = register(api, "linker@example.com", PASSWORD)
+    body = verified(api, services, "linker@example.com")
     assert connections(api, body) == {"connections": [], "has_password": True}
     started = start_link(api, body)
     assert started.status_code == 200
     assert "Set-Cookie" in started.headers  # the flow's state, as /start sets it
     landed = finish(api, sign_in_at_google(started.get_json()["url"], "g-new"))
-    assert landed == {"oauth_linked": "linked", "provider": "google"}
+    assert landed == {"oauth_linked": "google", "provider": "google"}
 
     listed = connections(api, body)["connections"]
     assert [(c["provider"], c["subject"], c["email"]) for c in listed] == [
@@ -54,7 +65,7 @@ def test_link_google_while_signed_in_then_unlink(api, services, oauth):
 
 def test_an_identity_of_another_account_is_not_linked(api, services, oauth):
     google_sign_in(api, "g-ada")  # signs up ada@example.com with Google
-    other = register(api, "other@example.com", PASSWORD)
+    other = verified(api, services, "other@example.com")
     started = start_link(api, other)
     landed = finish(api, sign_in_at_google(started.get_json()["url"], "g-ada"))
     assert landed["oauth_error"] == "identity_in_use"
