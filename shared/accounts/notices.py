@@ -13,6 +13,8 @@ from shared.accounts.password_flows import send_account_mail
 from shared.accounts.records import UserRecord
 from shared.accounts.users import get_user
 
+PROVIDER_NAMES = {"google": "Google", "github": "GitHub"}
+
 log = logging.getLogger("coditect.accounts")
 
 
@@ -40,11 +42,13 @@ def after_take_back(services: Any, fields: dict[str, Any]) -> None:
     user = services.db.transact(lambda tr: get_user(tr, tenant_id, user_id))
     if user is None:
         return
+    provider = PROVIDER_NAMES.get(fields["provider"], fields["provider"])
     text = (
-        f"You signed in to Coditect with {fields['provider']}, which confirmed that this address\n"
-        "is yours. The account's email had never been confirmed, so we treated whoever set its\n"
-        "password as someone else: the password was removed, every session and API token was\n"
-        f"revoked, and {len(stopped)} running workspace(s) were stopped (their files are kept).\n\n"
+        f"You signed in to Coditect with {provider}, which confirmed that this address is yours;\n"
+        f"{provider} is now a way to sign in to the account. The account's email had never been\n"
+        "confirmed, so we treated whoever set its password as someone else: the password was\n"
+        "removed and every session and API token was revoked;\n"
+        f"{len(stopped)} running workspace(s) were stopped (their files are kept).\n\n"
         "Look at the account's workspaces and connected accounts; you can set a password again\n"
         "from the account page.\n"
     )

@@ -387,12 +387,12 @@ class OAuthService:
                 # Password sign-up proves nothing about the email: whoever set that password
                 # may have registered someone else's address first. The provider has proved
                 # ownership, so the account becomes theirs alone (password and sessions go).
+                # The owner hears of it once, from the take-back's own notice (on_take_back).
                 taken_back.append(
                     verify_email_by_oauth(
                         tr, found["tenant_id"], user, now, provider=identity.provider
                     )
                 )
-                notify = email
             else:
                 result = "signed_up"
                 user = create_account_without_password(

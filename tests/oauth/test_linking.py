@@ -148,14 +148,19 @@ def test_a_link_started_by_the_owner_cannot_be_finished_in_another_browser(api, 
     assert identity_index(services, "google", "g-ada") is None
 
 
-def test_the_take_back_of_an_unverified_account_is_mailed_as_an_added_method(api, github, services):
+def test_the_take_back_of_an_unverified_account_is_mailed_once_naming_the_method(
+    api, github, services
+):
     register(api, "ada@example.com", "attacker knows this one")
     before = len(outbox(services))  # the verification mail of the registration
     taken = github_sign_in(api, github)
     assert taken["sign_in"] == {"provider": "github", "result": "linked"}
-    [notice] = notices(services)
-    assert notice["To"] == "ada@example.com" and "GitHub" in notice["Subject"]
+    # One mail: the take-back's notice, which names the sign-in method now on the account.
     assert len(outbox(services)) == before + 1
+    notice = outbox(services)[-1]
+    assert notice["To"] == "ada@example.com"
+    assert notice["Subject"] == "Your Coditect account is yours again"
+    assert "GitHub is now a way to sign in" in notice.get_content()
 
 
 def test_a_new_account_gets_no_notice(api, github, services):
