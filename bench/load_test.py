@@ -4,7 +4,8 @@
     .venv/bin/python bench/load_test.py --users 100 --run-time 60
 
 Starts ``python -m devstack`` (what ``make dev`` runs) on a free port in a temporary data
-directory, waits until it answers ``/healthz``, runs Locust headless, samples CPU of the stack,
+directory, waits until it answers ``/healthz``, runs Locust headless (from ``.venv-locust``, made
+from bench/requirements-locust.txt on first use), samples CPU of the stack,
 its child processes (localstripe, sidecars, placeholder IDEs) and Locust every 2 s, then prints
 per-endpoint requests/s and p50/p95/p99, status counts (5xx apart), and what saturated first.
 """
@@ -33,6 +34,24 @@ import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = psutil.cpu_count() or 1
+LOCUST_VENV = os.path.join(ROOT, ".venv-locust")
+LOCUST_REQUIREMENTS = os.path.join(ROOT, "bench", "requirements-locust.txt")
+
+
+def locust_python() -> str:
+    """Locust in its own virtual environment (made on first use, like checkov's)."""
+    python = os.path.join(LOCUST_VENV, "bin", "python")
+    stamp = os.path.join(LOCUST_VENV, ".requirements")
+    with open(LOCUST_REQUIREMENTS) as fh:
+        wanted = fh.read()
+    if not os.path.exists(stamp) or open(stamp).read() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", LOCUST_VENV], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "-r", LOCUST_REQUIREMENTS], check=True
+        )
+        with open(stamp, "w") as fh:
+            fh.write(wanted)
+    return python
 
 
 def free_port() -> int:
@@ -238,6 +257,7 @@ def main() -> int:
     parser.add_argument("--keep-data", action="store_true")
     args = parser.parse_args()
 
+    locust_python()  # before the stack starts: the first run installs it
     data_dir = tempfile.mkdtemp(prefix="coditect-load-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -267,7 +287,7 @@ def main() -> int:
         sampler = Sampler(psutil.Process(stack.pid))
         locust = subprocess.Popen(
             [
-                sys.executable,
+                locust_python(),
                 "-m",
                 "locust",
                 "-f",
