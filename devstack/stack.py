@@ -167,6 +167,9 @@ class LocalStack:
     threads: int = 16
     # The local stack's own settings (ports of stand-ins, timers).
     dev: DevstackSettings = field(default_factory=DevstackSettings.from_env)
+    # Open connections waitress serves at once. Its default (100, counting its own sockets) left
+    # the 99th concurrent client unanswered; 500 users each holding a keep-alive connection fit.
+    connection_limit: int = 1000
     # The local parts to start; tests of one area start only theirs.
     components: list[Component] = field(default_factory=lambda: list(COMPONENTS))
     started: list[str] = field(default_factory=list)
@@ -213,7 +216,14 @@ class LocalStack:
         )
         self.started.append("metrics (Prometheus text): /metrics")
         self._server = waitress.create_server(
-            app, host=self.host, port=self.port, threads=self.threads, ident="coditect"
+            app,
+            host=self.host,
+            port=self.port,
+            threads=self.threads,
+            connection_limit=self.connection_limit,
+            # poll(), not select(): select() fails on descriptors above 1023.
+            asyncore_use_poll=True,
+            ident="coditect",
         )
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)

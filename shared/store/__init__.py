@@ -22,6 +22,8 @@ MAX_KEY_SIZE = 10_000
 MAX_VALUE_SIZE = 100_000
 MAX_TRANSACTION_SIZE = 10_000_000
 MAX_TRANSACTION_SECONDS = 5.0
+# How long a read version stays readable (FDB keeps ~5 s of versions, MAX_READ_TRANSACTION_LIFE).
+MVCC_WINDOW_SECONDS = 5.0
 
 
 class StoreError(Exception):
@@ -92,8 +94,30 @@ class Transaction(Protocol):
         ...
 
 
+class Snapshot(Protocol):
+    """One read version, read by as many short read-only transactions as needed.
+
+    On FoundationDB each ``read`` is a new transaction given the same version
+    (``set_read_version``); the embedded store keeps its SQLite snapshot open. Either way a
+    version older than :data:`MVCC_WINDOW_SECONDS` is gone: ``read`` raises
+    :class:`TransactionTooOld` and the caller starts again from a new snapshot.
+    """
+
+    version: int
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(tr, *args, **kwargs)`` at ``version``; nothing it writes is committed."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Database(Protocol):
     max_retries: int  # attempts of one transaction before RetryLimitReached
+
+    def snapshot(self) -> Snapshot:
+        """Pin the current read version for consistent reads across transactions."""
+        ...
 
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(tr, *args, **kwargs)`` in a transaction, retrying on conflict."""

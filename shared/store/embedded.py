@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from shared.store import (
     MAX_TRANSACTION_SECONDS,
     MAX_TRANSACTION_SIZE,
+    MVCC_WINDOW_SECONDS,
     RETRYABLE,
     NotCommitted,
     RetryLimitReached,
@@ -55,8 +56,16 @@ def _in_ranges(key: bytes, ranges: list[Range]) -> bool:
 
 
 class EmbeddedTransaction:
-    def __init__(self, db: EmbeddedDatabase, conn: sqlite3.Connection, read_version: int) -> None:
+    def __init__(
+        self,
+        db: EmbeddedDatabase,
+        conn: sqlite3.Connection,
+        read_version: int,
+        *,
+        pinned: bool = False,
+    ) -> None:
         self._db = db
+        self._pinned = pinned  # reads a snapshot someone else holds open; read-only
         self._conn = conn
         self._read_version = read_version
         self._started = time.monotonic()
@@ -66,9 +75,10 @@ class EmbeddedTransaction:
         self._read_ranges: list[Range] = []
         self._write_ranges: list[Range] = []
         self._size = 0
-        # Pin the snapshot now: in WAL mode a read sees the database as of its first read.
-        conn.execute("BEGIN")
-        conn.execute("SELECT 1 FROM kv LIMIT 1").fetchall()
+        if not pinned:
+            # Pin the snapshot now: in WAL mode a read sees the database as of its first read.
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM kv LIMIT 1").fetchall()
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _check_age(self) -> None:
@@ -85,6 +95,8 @@ class EmbeddedTransaction:
             )
 
     def _note_write(self, rng: Range, nbytes: int) -> None:
+        if self._pinned:
+            raise StoreError("a snapshot is read-only")
         self._check_age()
         self._write_ranges.append(rng)
         self._grow(nbytes)
@@ -190,8 +202,45 @@ class EmbeddedTransaction:
         self._db._commit(self)
 
     def close(self) -> None:
-        if self._conn.in_transaction:
+        if not self._pinned and self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
+
+
+class EmbeddedSnapshot:
+    """A read version held open: its own SQLite connection inside one read transaction (WAL
+    keeps that view while others commit). Like FoundationDB, it is readable for
+    ``MVCC_WINDOW_SECONDS`` only."""
+
+    def __init__(self, db: EmbeddedDatabase) -> None:
+        self._db = db
+        self._conn = sqlite3.connect(db._file, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()  # one reader at a time on the connection
+        # Under the commit lock, so the version names exactly the commits this view holds.
+        with db._commit_lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("SELECT 1 FROM kv LIMIT 1").fetchall()
+            self.version = db._version
+            self._pinned_at = time.monotonic()
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            window = self._db.mvcc_window_seconds
+            if time.monotonic() - self._pinned_at > window:
+                raise TransactionTooOld(f"read version {self.version} is older than {window:g} s")
+            return self._db._run_active(
+                lambda: fn(
+                    EmbeddedTransaction(self._db, self._conn, self.version, pinned=True),
+                    *args,
+                    **kwargs,
+                )
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            except sqlite3.ProgrammingError:
+                pass
 
 
 class EmbeddedDatabase:
@@ -210,6 +259,7 @@ class EmbeddedDatabase:
             raise ValueError("synchronous is FULL or NORMAL")
         self._synchronous = synchronous
         self.max_retries = max_retries  # attempts before RetryLimitReached
+        self.mvcc_window_seconds = MVCC_WINDOW_SECONDS  # how long a snapshot stays readable
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._commit_lock = threading.Lock()
@@ -285,13 +335,22 @@ class EmbeddedDatabase:
             self._version += 1
             self._recent.append((self._version, now, tr._write_ranges))
 
+    def snapshot(self) -> EmbeddedSnapshot:
+        if self._closed:
+            raise StoreError("the store is closed")
+        return EmbeddedSnapshot(self)
+
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self._run_active(lambda: self._transact(fn, *args, **kwargs))
+
+    def _run_active(self, work: Callable[[], T]) -> T:
+        """Run ``work`` counted as active, so ``close`` waits for it."""
         with self._active_cond:
             if self._closed:
                 raise StoreError("the store is closed")
             self._active += 1
         try:
-            return self._transact(fn, *args, **kwargs)
+            return work()
         finally:
             with self._active_cond:
                 self._active -= 1

@@ -97,6 +97,39 @@ class FdbTransaction:
         self._tr.add(key, encode_counter(delta))
 
 
+class FdbSnapshot:
+    """Reads at one read version: each ``read`` is a new transaction given that version."""
+
+    def __init__(self, database: FdbDatabase) -> None:
+        self._database = database
+        self.version: int = database._db.create_transaction().get_read_version().wait()
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        fdb = self._database._fdb
+        tr = self._database._db.create_transaction()
+        attempts = 0
+        while True:
+            attempts += 1
+            tr.set_read_version(self.version)
+            try:
+                return fn(FdbTransaction(tr), *args, **kwargs)
+            except fdb.FDBError as error:
+                if error.code == 1007:
+                    # The version left the MVCC window: no retry can read it again.
+                    raise TransactionTooOld(str(error)) from error
+                try:
+                    tr.on_error(error).wait()  # backs off; the version is set again above
+                except fdb.FDBError as fatal:
+                    raise _translate(fatal) from fatal
+                if attempts >= self._database.max_retries:
+                    raise RetryLimitReached(
+                        f"snapshot read failed {attempts} times; last: {error}"
+                    ) from error
+
+    def close(self) -> None:
+        pass
+
+
 class FdbDatabase:
     def __init__(self, cluster_file: str, *, max_retries: int = MAX_RETRIES) -> None:
         import fdb
@@ -106,6 +139,9 @@ class FdbDatabase:
         self._db = fdb.open(cluster_file)
         self._db.options.set_transaction_timeout(TOTAL_TIMEOUT_MS)
         self.max_retries = max_retries  # attempts before RetryLimitReached
+
+    def snapshot(self) -> FdbSnapshot:
+        return FdbSnapshot(self)
 
     def transact(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         tr = self._db.create_transaction()

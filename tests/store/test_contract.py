@@ -262,3 +262,18 @@ def test_tuple_keys_sort_by_value():
     sub = Subspace(("s",))
     keys = [sub.key("e", n) for n in [10, -1, 2, 0]]
     assert [sub.unpack(k)[1] for k in sorted(keys)] == [-1, 0, 2, 10]
+
+
+def test_a_snapshot_reads_one_version_across_transactions(db: Database, space: Subspace) -> None:
+    db.transact(lambda tr: tr.set(space.key("a"), b"1"))
+    snapshot = db.snapshot()
+    try:
+        db.transact(lambda tr: tr.set(space.key("a"), b"2"))
+        db.transact(lambda tr: tr.set(space.key("b"), b"new"))
+        # Two separate read transactions, both at the pinned version.
+        assert snapshot.read(lambda tr: tr.get(space.key("a"))) == b"1"
+        rows = snapshot.read(lambda tr: tr.get_range(*space.range()))
+        assert rows == [(space.key("a"), b"1")]
+    finally:
+        snapshot.close()
+    assert db.transact(lambda tr: tr.get(space.key("a"))) == b"2"

@@ -22,8 +22,13 @@ resource "helm_release" "fdb_operator" {
   version    = var.fdb_operator_chart_version
   wait       = true
 
+  # The operator itself runs `fdbbackup start/modify` and `fdbrestore start`, so it reads the
+  # same blob-store credentials as the backup agents.
   values = [yamlencode({
     nodeSelector = local.system_pool
+    extraEnv     = [{ name = "FDB_BLOB_CREDENTIALS", value = "/var/backup-credentials/credentials" }]
+    volumes      = [{ name = "backup-credentials", secret = { secretName = "fdb-backup-credentials" } }]
+    volumeMounts = [{ name = "backup-credentials", mountPath = "/var/backup-credentials", readOnly = true }]
   })]
 }
 
@@ -109,10 +114,13 @@ locals {
     kind       = "FoundationDBBackup"
     metadata   = { name = local.fdb_cluster, namespace = local.fdb_namespace }
     spec = {
-      version               = var.fdb_version
-      clusterName           = local.fdb_cluster
-      snapshotPeriodSeconds = 3600
+      version     = var.fdb_version
+      clusterName = local.fdb_cluster
+      # Continuous backup: a new snapshot every period plus the mutation log in between, so a
+      # restore can reach any point after the first snapshot ended (docs/runbooks/).
+      snapshotPeriodSeconds = var.fdb_backup_snapshot_period_seconds
       backupState           = "Running"
+      agentCount            = 2
       blobStoreConfiguration = {
         accountName   = "storage.googleapis.com"
         bucket        = var.fdb_backup_bucket

@@ -67,3 +67,13 @@ variable "workspace_ingress_class" {
   type        = string
   default     = "nginx"
 }
+
+variable "fdb_backup_snapshot_period_seconds" {
+  description = "How long one FoundationDB backup snapshot is spread over (the backup schedule); restores reach any point after the first snapshot."
+  type        = number
+  default     = 3600
+  validation {
+    condition     = var.fdb_backup_snapshot_period_seconds >= 600 && var.fdb_backup_snapshot_period_seconds <= 86400
+    error_message = "Between 10 minutes and a day."
+  }
+}
