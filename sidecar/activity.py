@@ -8,8 +8,9 @@ in a format that changes across versions). So the sidecar counts *input*, never 
 What counts (keeps the workspace alive):
   * input beacons from the page: ``POST /__coditect/activity``, sent by ``activity.js`` (served
     at ``/__coditect/activity.js`` and injected into every HTML document the sidecar proxies
-    for a top-level navigation) when the user presses a key, clicks, scrolls, touches, types or
-    pastes in the top document - at most once per ``ACTIVITY_BEACON_SECONDS``;
+    for a navigation, top-level or framed, as in the app's IDE tabs) when the user presses a
+    key, clicks, scrolls, touches, types or pastes in that document - at most once per
+    ``ACTIVITY_BEACON_SECONDS``;
   * top-level document navigations: opening or reloading the IDE (a request with
     ``Sec-Fetch-Dest: document``, or without that header an ``Accept`` naming ``text/html``);
   * the launch itself (``/__coditect/launch`` with a valid token).
@@ -17,7 +18,8 @@ What counts (keeps the workspace alive):
 What does not count:
   * any WebSocket frame in either direction: editor traffic, JSON-RPC pings, ping/pong,
     engine.io heartbeats, close frames, server pushes; and the WebSocket handshake;
-  * background HTTP requests: XHR/fetch, asset and font loads, long-polling, iframes;
+  * background HTTP requests: XHR/fetch, asset and font loads, long-polling, frame loads
+    (a framed page gets the beacon, but loading it is not input);
   * the sidecar's own endpoints other than the two above: ``/healthz``, ``/readyz`` (kubelet
     probes), ``/__coditect/session``, ``/__coditect/activity.js``; refused requests; TCP
     keep-alives.
