@@ -189,7 +189,31 @@ class ActivityReporter:
 # The input beacon. Capture phase on window, so an editor that stops propagation still lets us
 # see the event; passive, so scrolling is never delayed. Everything is wrapped: a failed beacon
 # must never surface as an error in the IDE.
+#
+# First, a storage fallback: a browser that blocks third-party storage (Chromium with third-party
+# cookies blocked, incognito) denies localStorage to the IDE framed in the app's tab, and Theia's
+# frontend does not start without it. The page then gets an in-memory Storage (its layout and
+# recent state last as long as the page). Runs before the IDE's scripts (the tag is not deferred).
 _BEACON_JS = """\
+// Coditect: storage for a framed IDE whose browser blocks third-party storage.
+(() => {
+  "use strict";
+  for (const name of ["localStorage", "sessionStorage"]) {
+    try { if (window[name]) continue; } catch (e) {}
+    const data = new Map();
+    const storage = {
+      get length() { return data.size; },
+      key: (i) => Array.from(data.keys())[i] ?? null,
+      getItem: (k) => (data.has(String(k)) ? data.get(String(k)) : null),
+      setItem: (k, v) => { data.set(String(k), String(v)); },
+      removeItem: (k) => { data.delete(String(k)); },
+      clear: () => { data.clear(); },
+    };
+    try {
+      Object.defineProperty(window, name, { value: storage, configurable: true });
+    } catch (e) {}
+  }
+})();
 // Coditect: tells the workspace that someone is using it (key, pointer, wheel, touch, input).
 (() => {
   "use strict";

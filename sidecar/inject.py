@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 SCRIPT_PATH = "/__coditect/activity.js"
-SCRIPT_TAG = f'<script src="{SCRIPT_PATH}" defer></script>'.encode()
+# Not deferred: its storage fallback (activity.py) must run before the IDE's own scripts.
+SCRIPT_TAG = f'<script src="{SCRIPT_PATH}"></script>'.encode()
 
 # Responses without a body to edit, or whose body is a part of the document.
 _NO_BODY = frozenset({204, 206, 304})

@@ -44,7 +44,10 @@ def theia_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.skip(f"the IDE cannot be built here: {reason}")
     base = tmp_path_factory.mktemp("theia")
     running = start_stack(
-        str(base / "data"), free_port(), str(base / "stack.log"), {"CODITECT_IDE": "theia"}
+        str(base / "data"),
+        free_port(),
+        str(base / "stack.log"),
+        {"CODITECT_IDE": "theia", "WORKSPACE_ACTIVITY_WRITE_SECONDS": "1"},
     )
     try:
         yield running

@@ -49,7 +49,7 @@ def test_insert_position() -> None:
     )
     assert inject(b"<p>x</p></Body>") == b"<p>x</p>" + SCRIPT_TAG + b"</Body>"
     assert inject(b"just text") == b"just text" + SCRIPT_TAG
-    assert SCRIPT_TAG == b'<script src="/__coditect/activity.js" defer></script>'
+    assert SCRIPT_TAG == b'<script src="/__coditect/activity.js"></script>'
 
 
 def test_which_requests_are_documents() -> None:
