@@ -411,6 +411,7 @@ class Bench:
         from jwt.algorithms import ECAlgorithm
 
         key = ec.generate_private_key(ec.SECP256R1())
+        self.key = key  # bench/ide_sidecar_bench.py signs launch tokens with it
         jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
         jwk.update({"kid": "bench", "alg": "ES256", "use": "sig"})
         (self.tmp / "jwks.json").write_text(json.dumps({"keys": [jwk]}))

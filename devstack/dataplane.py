@@ -1,8 +1,10 @@
-"""The local data plane: a real sidecar in front of a placeholder IDE for each ready workspace.
+"""The local data plane: a real sidecar in front of the workspace IDE for each ready workspace.
 
 What a workspace pod is in the cluster (sidecar on :8080 in front of Theia on :3000), two local
-processes are on this machine: ``python -m sidecar.placeholder_ide`` and ``python -m sidecar``,
-both on loopback, their output in ``<data_dir>/dataplane/<workspace>.log``. The workspace's
+processes are on this machine: the IDE (Theia built from ``ide/``, or with ``CODITECT_IDE=
+placeholder`` the light ``python -m sidecar.placeholder_ide``; see :mod:`devstack.dataplane_ide`
+for its folders, the workspace's files among them) and ``python -m sidecar``, both on loopback,
+their output in ``<data_dir>/dataplane/<workspace>.log``. The workspace's
 ``url`` is ``http://<workspace id>.localhost:<sidecar port>`` (``local_url``): its own site, as a
 workspace host is in the cluster, so two workspaces keep separate cookies and the app on
 ``127.0.0.1`` frames it cross-site; Chromium resolves ``*.localhost`` to loopback and treats it
@@ -12,11 +14,14 @@ It plugs into the provisioner through the seam in :mod:`devstack.workspaces`:
 
 - ``workspace_url(ws)`` is called inside the transaction that records ``ready``. It picks the
   workspace's port (kept across stop/start and restarts in ``ports.json``) and makes sure both
-  processes run and the sidecar's ``/readyz`` answers before it returns, so ``ready`` means
-  reachable, as a pod's readiness probe does in the cluster. The transaction may run more than
+  processes run, the IDE serves its page (``GET /`` is 200) and the sidecar's ``/readyz``
+  reaches it before it returns, so ``ready`` means reachable, as the pod's readiness probes do
+  in the cluster. (Theia takes a few seconds on a busy machine: a transaction that outlives
+  FoundationDB's 5 s is retried and finds the processes running.) The transaction may run more than
   once, so this is an idempotent "ensure" (a second call finds the processes running).
 - ``on_status(ws, status)`` after each settled state: ``ready`` ensures again (a no-op
-  normally); ``stopped``/``deleted``/``failed`` end both processes.
+  normally); ``stopped``/``deleted``/``failed`` end both processes; ``deleted`` also removes
+  the workspace's folder (its files).
 
 A watchdog ends processes whose workspace settled elsewhere (a failure recorded after the last
 attempt calls no hook) and restarts crashed ones of ready workspaces (the pod's
@@ -29,6 +34,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from devstack import dataplane_ide
+from devstack.dataplane_ide import IdeKind
 from devstack.dataplane_ports import PortBook, free_port
 from shared.provisioner.objects import sidecar_env as pod_sidecar_env
 from shared.workspaces import model
@@ -71,7 +79,7 @@ OWNED = frozenset(
 )
 # Only these of the stack's environment reach the children: no platform secret does.
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-READY_TIMEOUT_SECONDS = 20.0
+READY_TIMEOUT_SECONDS = {"theia": 60.0, "placeholder": 20.0}
 # Locally a stop should be quick: open WebSockets get this long before they are closed.
 SHUTDOWN_GRACE_SECONDS = 2.0
 WATCH_SECONDS = 2.0
@@ -93,6 +101,7 @@ class Running:
     ide: subprocess.Popen[bytes]
     sidecar: subprocess.Popen[bytes]
     log_path: str
+    ide_kind: IdeKind
 
     def alive(self) -> bool:
         return self.ide.poll() is None and self.sidecar.poll() is None
@@ -109,8 +118,10 @@ class LocalDataPlane:
         issuer: str,
         data_dir: str,
         environ: dict[str, str] | None = None,
+        ide: IdeKind = "theia",
     ) -> None:
         self.db = db
+        self.ide: IdeKind = ide
         self.platform_url = platform_url.rstrip("/")
         self.issuer = issuer
         self.dir = os.path.join(data_dir, "dataplane")
@@ -152,7 +163,7 @@ class LocalDataPlane:
         elif status in SETTLED_ELSEWHERE:
             self.end(wid)
             if status == "deleted":
-                self._forget_port(wid, None)
+                self._forget(wid)
 
     # == processes ================================================================================
     def ensure(self, ws: dict[str, Any]) -> Running | None:
@@ -187,7 +198,7 @@ class LocalDataPlane:
                 "fields": {
                     "workspace_id": wid,
                     "url": local_url(wid, port),
-                    "ide_port": running.ide_port,
+                    "ide": f"{running.ide_kind} on port {running.ide_port}",
                     "log": running.log_path,
                 }
             },
@@ -231,6 +242,8 @@ class LocalDataPlane:
         ide_port = self._free_port()
         metrics_port = self._free_port(exclude={ide_port})
         log_path = os.path.join(self.dir, f"{wid}.log")
+        where = dataplane_ide.folders(self.dir, wid)
+        where.prepare(ws)
         base = {k: self._environ[k] for k in INHERITED if k in self._environ}
         base.update(PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
         # The pod spec's own environment (so a variable added there reaches local sidecars
@@ -251,22 +264,20 @@ class LocalDataPlane:
         sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(SHUTDOWN_GRACE_SECONDS))
         with open(log_path, "ab") as out:
             out.write(
-                f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} placeholder IDE on {HOST}:{ide_port}, "
-                f"sidecar on {HOST}:{port} (metrics {metrics_port})\n".encode()
+                f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {self.ide} IDE on {HOST}:{ide_port} "
+                f"({where.files}), sidecar on {HOST}:{port} (metrics {metrics_port})\n".encode()
             )
             out.flush()
-            ide = self._spawn(
-                ["-m", "sidecar.placeholder_ide", "--host", HOST, "--port", str(ide_port)],
-                base,
-                out,
+            ide = dataplane_ide.spawn(
+                self.ide, where, host=HOST, port=ide_port, base_env=base, cwd=ROOT, out=out
             )
             try:
                 sidecar = self._spawn(["-m", "sidecar"], sidecar_env, out)
             except OSError:
-                ide.kill()
+                dataplane_ide.kill_group(ide)
                 ide.wait()
                 raise
-        running = Running(dict(ws), port, ide_port, metrics_port, ide, sidecar, log_path)
+        running = Running(dict(ws), port, ide_port, metrics_port, ide, sidecar, log_path, self.ide)
         try:
             self._wait_ready(running)
         except StartFailed:
@@ -297,35 +308,43 @@ class LocalDataPlane:
 
     @staticmethod
     def _wait_ready(running: Running) -> None:
-        """Until ``/readyz`` is 200: the sidecar listens and reaches the placeholder IDE."""
+        """Until the IDE serves its page and the sidecar's ``/readyz`` (it reaches the IDE) is
+        200, as the pod's two readiness probes."""
         url = f"http://{HOST}:{running.port}/readyz"
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        limit = READY_TIMEOUT_SECONDS[running.ide_kind]
+        deadline = time.monotonic() + limit
+        ide_answers = False
         while time.monotonic() < deadline:
-            for name, proc in (("placeholder IDE", running.ide), ("sidecar", running.sidecar)):
+            for name, proc in (("IDE", running.ide), ("sidecar", running.sidecar)):
                 if proc.poll() is not None:
                     raise StartFailed(
-                        f"the local {name} exited with status {proc.returncode}; "
-                        f"see {running.log_path}"
+                        f"the local {running.ide_kind} {name} exited with status "
+                        f"{proc.returncode}; see {running.log_path}"
                     )
-            try:
-                with _DIRECT.open(url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            ide_answers = ide_answers or dataplane_ide.answers(HOST, running.ide_port)
+            if ide_answers:
+                try:
+                    with _DIRECT.open(url, timeout=1) as response:
+                        if response.status == 200:
+                            return
+                except (urllib.error.URLError, OSError):
+                    pass
             time.sleep(0.05)
+        what = "sidecar" if ide_answers else f"{running.ide_kind} IDE"
         raise StartFailed(
-            f"the local sidecar was not ready after {READY_TIMEOUT_SECONDS:g} s; "
-            f"see {running.log_path}"
+            f"the local {what} was not ready after {limit:g} s; see {running.log_path}"
         )
 
     @staticmethod
     def _terminate(group: list[Running]) -> None:
-        """SIGTERM, a grace period, then SIGKILL; sidecars first, then the IDEs behind them."""
+        """SIGTERM, a grace period, then SIGKILL; sidecars first, then the IDEs behind them
+        (each IDE's whole process group: Theia's watcher and terminal shells too)."""
         for attr in ("sidecar", "ide"):
             procs: list[subprocess.Popen[bytes]] = [getattr(r, attr) for r in group]
             for proc in procs:
-                if proc.poll() is None:
+                if attr == "ide":
+                    dataplane_ide.signal_group(proc, signal.SIGTERM)
+                elif proc.poll() is None:
                     proc.terminate()
             deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS + 5
             for proc in procs:
@@ -334,6 +353,8 @@ class LocalDataPlane:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+                if attr == "ide":
+                    dataplane_ide.kill_group(proc)  # whatever of its group is left
 
     # == the store ================================================================================
     def _activity_token(self, ws: dict[str, Any]) -> str | None:
@@ -355,7 +376,7 @@ class LocalDataPlane:
                     if status is None or status in SETTLED_ELSEWHERE:
                         self.end(wid)
                         if status in (None, "deleted"):
-                            self._forget_port(wid, None)
+                            self._forget(wid)
                     elif status == "ready" and not running.alive():
                         self.ensure(running.ws)
                 except Exception:
@@ -373,6 +394,12 @@ class LocalDataPlane:
 
     def _forget_port(self, wid: str, port: int | None) -> None:
         self._book.forget(wid, port)
+
+    def _forget(self, wid: str) -> None:
+        """A deleted workspace: its port and its folder (the files, as its PVC) go."""
+        self._forget_port(wid, None)
+        with self._lock_for(wid):
+            dataplane_ide.folders(self.dir, wid).remove()
 
     def _taken(self) -> set[int]:
         with self._lock:
@@ -395,7 +422,8 @@ class LocalDataPlane:
             "url": local_url(wid, running.port),
             "sidecar": {"pid": running.sidecar.pid, "port": running.port},
             "metrics_port": running.metrics_port,
-            "placeholder_ide": {"pid": running.ide.pid, "port": running.ide_port},
+            "ide": {"kind": running.ide_kind, "pid": running.ide.pid, "port": running.ide_port},
+            "files": dataplane_ide.folders(self.dir, wid).files,
             "log": running.log_path,
         }
         tmp = path + ".tmp"
@@ -424,17 +452,20 @@ def start(stack: Any) -> Callable[[], None]:
     if stack.settings.kubeconfig:
         stack.started.append("local data plane: off (workspaces run in the KUBECONFIG cluster)")
         return lambda: None
+    kind: IdeKind = stack.dev.ide
+    ide_state = dataplane_ide.ensure_built(kind, stack.dev.ide_build)
     services = stack.services
     plane = LocalDataPlane(
         services.db,
         platform_url=stack.url,
         issuer=stack.settings.issuer,
         data_dir=stack.settings.data_dir,
+        ide=kind,
     )
     install_hooks(services, plane)
     stack.started.append(
-        f"local data plane: a sidecar + placeholder IDE per ready workspace on {HOST} "
-        f"(logs in {os.path.abspath(plane.dir)})"
+        f"local data plane: a sidecar + {kind} IDE ({ide_state}) per ready workspace on {HOST} "
+        f"(files and logs in {os.path.abspath(plane.dir)})"
     )
 
     def stop() -> None:

@@ -3,6 +3,8 @@ platform's (shared/envconfig.py) and listed in docs/environment.md."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic.dataclasses import dataclass
 
 from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
@@ -33,6 +35,18 @@ class DevstackSettings(EnvSettings):
         "CODITECT_WEB_BUILD",
         True,
         "Build the web app (web/) at start when its sources changed; 0: serve what is built.",
+    )
+    ide: Literal["theia", "placeholder"] = env(
+        "CODITECT_IDE",
+        "theia",
+        "The IDE behind each local workspace's sidecar: theia (built from ide/) or placeholder "
+        "(a light page, for fast runs).",
+    )
+    ide_build: bool = env(
+        "CODITECT_IDE_BUILD",
+        True,
+        "Build the IDE (ide/) at start when its inputs changed (with CODITECT_IDE=theia); 0: run "
+        "what is built.",
     )
     idle_cleanup_seconds: float = env(
         "CODITECT_IDLE_CLEANUP_SECONDS",

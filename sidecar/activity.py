@@ -8,8 +8,9 @@ in a format that changes across versions). So the sidecar counts *input*, never 
 What counts (keeps the workspace alive):
   * input beacons from the page: ``POST /__coditect/activity``, sent by ``activity.js`` (served
     at ``/__coditect/activity.js`` and injected into every HTML document the sidecar proxies
-    for a top-level navigation) when the user presses a key, clicks, scrolls, touches, types or
-    pastes in the top document - at most once per ``ACTIVITY_BEACON_SECONDS``;
+    for a navigation, top-level or framed, as in the app's IDE tabs) when the user presses a
+    key, clicks, scrolls, touches, types or pastes in that document - at most once per
+    ``ACTIVITY_BEACON_SECONDS``;
   * top-level document navigations: opening or reloading the IDE (a request with
     ``Sec-Fetch-Dest: document``, or without that header an ``Accept`` naming ``text/html``);
   * the launch itself (``/__coditect/launch`` with a valid token).
@@ -17,7 +18,8 @@ What counts (keeps the workspace alive):
 What does not count:
   * any WebSocket frame in either direction: editor traffic, JSON-RPC pings, ping/pong,
     engine.io heartbeats, close frames, server pushes; and the WebSocket handshake;
-  * background HTTP requests: XHR/fetch, asset and font loads, long-polling, iframes;
+  * background HTTP requests: XHR/fetch, asset and font loads, long-polling, frame loads
+    (a framed page gets the beacon, but loading it is not input);
   * the sidecar's own endpoints other than the two above: ``/healthz``, ``/readyz`` (kubelet
     probes), ``/__coditect/session``, ``/__coditect/activity.js``; refused requests; TCP
     keep-alives.
@@ -187,7 +189,31 @@ class ActivityReporter:
 # The input beacon. Capture phase on window, so an editor that stops propagation still lets us
 # see the event; passive, so scrolling is never delayed. Everything is wrapped: a failed beacon
 # must never surface as an error in the IDE.
+#
+# First, a storage fallback: a browser that blocks third-party storage (Chromium with third-party
+# cookies blocked, incognito) denies localStorage to the IDE framed in the app's tab, and Theia's
+# frontend does not start without it. The page then gets an in-memory Storage (its layout and
+# recent state last as long as the page). Runs before the IDE's scripts (the tag is not deferred).
 _BEACON_JS = """\
+// Coditect: storage for a framed IDE whose browser blocks third-party storage.
+(() => {
+  "use strict";
+  for (const name of ["localStorage", "sessionStorage"]) {
+    try { if (window[name]) continue; } catch (e) {}
+    const data = new Map();
+    const storage = {
+      get length() { return data.size; },
+      key: (i) => Array.from(data.keys())[i] ?? null,
+      getItem: (k) => (data.has(String(k)) ? data.get(String(k)) : null),
+      setItem: (k, v) => { data.set(String(k), String(v)); },
+      removeItem: (k) => { data.delete(String(k)); },
+      clear: () => { data.clear(); },
+    };
+    try {
+      Object.defineProperty(window, name, { value: storage, configurable: true });
+    } catch (e) {}
+  }
+})();
 // Coditect: tells the workspace that someone is using it (key, pointer, wheel, touch, input).
 (() => {
   "use strict";

@@ -23,7 +23,7 @@ from .auth import Authenticator, AuthError
 from .config import Config, origin_of
 from .cookies import set_session_cookie
 from .guard import PRINCIPAL, frame_ancestors, guard, is_upgrade, on_prepare
-from .inject import SCRIPT_PATH, is_document_request
+from .inject import SCRIPT_PATH, is_document_request, is_frame_request
 from .logs import get_logger
 from .metrics import Metrics
 from .proxy import proxy_http, proxy_websocket
@@ -145,10 +145,12 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     document = is_document_request(request.method, request.headers)
     if document:
         sidecar.activity.touch("navigation")
+    # A framed IDE (the app's tab) needs the beacon as much as a top-level one.
+    page = document or is_frame_request(request.method, request.headers)
     stats.active_http += 1
     metrics.connections.labels("http").inc()
     try:
-        return await proxy_http(request, sidecar, document)
+        return await proxy_http(request, sidecar, page)
     finally:
         stats.active_http -= 1
 

@@ -18,6 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+# The light placeholder behind local sidecars: tests that need the real IDE (Theia) say so.
+os.environ.setdefault("CODITECT_IDE", "placeholder")
+
 from shared import wiring  # noqa: E402
 from shared.clock import ManualClock  # noqa: E402
 from shared.events import LocalEvents  # noqa: E402

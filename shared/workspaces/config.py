@@ -136,8 +136,12 @@ class WorkspaceSettings(EnvSettings):
         "Stopped workspaces are deleted, storage included, after this long (users are told).",
         gt=0,
     )
-    # Heartbeats move last_active at most this often per workspace.
-    activity_write_seconds: int = 60
+    activity_write_seconds: int = env(
+        "WORKSPACE_ACTIVITY_WRITE_SECONDS",
+        60,
+        "Heartbeats move a workspace's last_active at most this often (one store write each).",
+        gt=0,
+    )
     start_deadline_seconds: int = env(
         "WORKSPACE_START_DEADLINE_SECONDS",
         300,

@@ -170,8 +170,11 @@ def wait_until(predicate: Any, within: float = 15, what: str = "condition") -> N
         time.sleep(0.05)
 
 
-def start_stack(data_dir: str, port: int, output: str) -> Stack:
+def start_stack(
+    data_dir: str, port: int, output: str, extra_env: dict[str, str] | None = None
+) -> Stack:
     env = {**os.environ, **STACK_ENV, "PORT": str(port), "CODITECT_DATA_DIR": data_dir}
+    env.update(extra_env or {})
     env.pop("KUBECONFIG", None)
     with open(output, "ab") as out:
         process = subprocess.Popen(
@@ -183,7 +186,7 @@ def start_stack(data_dir: str, port: int, output: str) -> Stack:
             stderr=subprocess.STDOUT,
         )
     stack = Stack(f"http://127.0.0.1:{port}", data_dir, process, output)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # a first run builds the web app and the IDE
     while "Ctrl-C stops it" not in stack.log().rsplit("Coditect local stack on", 1)[-1]:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()

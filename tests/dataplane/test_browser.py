@@ -107,7 +107,7 @@ def test_open_ide_from_the_web_app_in_chromium(stack: Stack, tmp_path: Path):
             with context.expect_page(timeout=15_000) as opened:
                 own_window.click()
             ide = opened.value
-            ide.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"), timeout=15_000)
+            ide.wait_for_url(re.compile(r"^http://[0-9a-f]{32}\.localhost:\d+/$"), timeout=15_000)
             ide.wait_for_load_state()
             # Landed on the placeholder IDE through the sidecar, on the workspace's own host
             # (<id>.localhost: its own site); the token is gone from the URL.

@@ -7,6 +7,7 @@ does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -43,7 +44,7 @@ def refused(port: int) -> bool:
 
 
 def processes_gone(stack: Stack, state: dict) -> bool:
-    pids = (state["sidecar"]["pid"], state["placeholder_ide"]["pid"])
+    pids = (state["sidecar"]["pid"], state["ide"]["pid"])
     return not any(pid_alive(p) for p in pids)
 
 
@@ -112,6 +113,13 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
         and origin == state["url"] == f"http://{wid}.localhost:{state['sidecar']['port']}"
     )
     assert ws["last_active"] is None
+    # The workspace's files (its local PVC) and the IDE's settings as the platform renders them.
+    files = state["files"]
+    assert files == os.path.join(stack.data_dir, "dataplane", wid, "files")
+    with open(os.path.join(files, "notes.txt"), "w") as fh:
+        fh.write("kept across stop and start")
+    with open(os.path.join(stack.data_dir, "dataplane", wid, "theia", "settings.json")) as fh:
+        assert json.load(fh)["ai-features.chat.defaultChatAgent"] == "Coditect"
 
     # Ready means reachable: the launch works at once, no waiting for the sidecar.
     launch_url = stack.launch(owner, wid)
@@ -132,7 +140,7 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
     stack.wait_status(owner, wid, "stopped")
     wait_until(lambda: stack.state(wid) is None, 15, "processes ended")
     assert processes_gone(stack, state)
-    assert refused(state["sidecar"]["port"]) and refused(state["placeholder_ide"]["port"])
+    assert refused(state["sidecar"]["port"]) and refused(state["ide"]["port"])
     assert stack.post(owner, wid, "launch").status_code == 409
 
     # Start: the same URL again, new processes; the old cookie died with the old sidecar.
@@ -144,14 +152,17 @@ def test_launch_url_goes_through_the_sidecar_with_a_cookie(stack: Stack):
     stale = requests.get(url, headers={**host, "Cookie": f"{COOKIE}={old_cookie}"}, timeout=5)
     assert stale.status_code == 401
     assert "Coditect workspace" in launch_and_load(stack.launch(owner, wid), origin)
+    with open(os.path.join(files, "notes.txt")) as fh:
+        assert fh.read() == "kept across stop and start"
 
-    # Delete: processes gone, the port given back.
+    # Delete: processes gone, the port and the files given back.
     deleted = requests.delete(f"{stack.url}/api/workspaces/{wid}", headers=owner, timeout=10)
     assert deleted.status_code == 202
     stack.wait_status(owner, wid, "deleted")
     wait_until(lambda: stack.state(wid) is None, 15, "processes ended")
     assert processes_gone(stack, restarted)
     assert wid not in stack.ports()
+    wait_until(lambda: not os.path.exists(os.path.dirname(files)), 15, "files removed")
 
 
 def test_each_workspace_gets_its_own_sidecar_bound_to_its_owner(stack: Stack):
@@ -205,11 +216,11 @@ def test_a_crashed_process_of_a_ready_workspace_is_restarted(stack: Stack):
     origin = stack.wait_status(owner, wid, "ready")["url"]
     before = stack.state(wid)
     assert before is not None
-    os.kill(before["placeholder_ide"]["pid"], signal.SIGKILL)  # as restartPolicy: Always does
+    os.kill(before["ide"]["pid"], signal.SIGKILL)  # as restartPolicy: Always does
 
     def replaced() -> bool:
         now = stack.state(wid)
-        return now is not None and now["placeholder_ide"]["pid"] != before["placeholder_ide"]["pid"]
+        return now is not None and now["ide"]["pid"] != before["ide"]["pid"]
 
     wait_until(replaced, 20, "restart after a crash")
     assert not pid_alive(before["sidecar"]["pid"])  # the pair is restarted together

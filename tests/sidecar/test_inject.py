@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from sidecar.inject import SCRIPT_TAG, inject, injectable, is_document_request
+from sidecar.inject import SCRIPT_TAG, inject, injectable, is_document_request, is_frame_request
 
 from .conftest import SidecarFactory, SidecarUnderTest, page_body
 
@@ -49,7 +49,7 @@ def test_insert_position() -> None:
     )
     assert inject(b"<p>x</p></Body>") == b"<p>x</p>" + SCRIPT_TAG + b"</Body>"
     assert inject(b"just text") == b"just text" + SCRIPT_TAG
-    assert SCRIPT_TAG == b'<script src="/__coditect/activity.js" defer></script>'
+    assert SCRIPT_TAG == b'<script src="/__coditect/activity.js"></script>'
 
 
 def test_which_requests_are_documents() -> None:
@@ -62,6 +62,12 @@ def test_which_requests_are_documents() -> None:
     assert is_document_request("GET", {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert not is_document_request("GET", {"Accept": "*/*"})
     assert not is_document_request("GET", {})
+    # Frames: their own kind (beacon, no activity), never mistaken for a top-level page.
+    assert is_frame_request("GET", {"Sec-Fetch-Dest": "iframe"})
+    assert is_frame_request("GET", {"Sec-Fetch-Dest": "frame"})
+    assert not is_frame_request("HEAD", {"Sec-Fetch-Dest": "iframe"})
+    for dest in ("document", "empty", "script", ""):
+        assert not is_frame_request("GET", {"Sec-Fetch-Dest": dest, "Accept": "text/html"})
 
 
 def test_which_responses_are_edited() -> None:
@@ -116,7 +122,6 @@ async def test_accept_text_html_without_fetch_metadata_is_a_navigation(
     "headers",
     [
         {"Sec-Fetch-Dest": "empty", "Accept": "text/html"},  # fetch()/XHR of an HTML file
-        {"Sec-Fetch-Dest": "iframe"},  # Theia webviews and other frames
         {"Accept": "*/*"},
         {},
     ],
@@ -130,7 +135,31 @@ async def test_html_for_other_requests_is_untouched(
     assert body == page_body("head", 3000)
     assert resp.headers["Content-Length"] == "3000"
     # Compression is the client's to negotiate when we do not edit the body.
-    assert sc.upstream.page_requests[-1]["Accept-Encoding"] == "gzip, deflate"
+    assert sc.upstream.page_requests[-1]["Accept-Encoding"].startswith("gzip, deflate")
+
+
+async def test_framed_page_gets_the_script_without_counting_as_activity(
+    sc: SidecarUnderTest, raw: aiohttp.ClientSession
+) -> None:
+    """The app's IDE tab: a cross-site iframe navigation gets the beacon (its input must count),
+    but loading a frame is not activity by itself."""
+    before = sc.state.metrics.registry.get_sample_value(
+        "sidecar_activity_signals_total", {"source": "navigation"}
+    )
+    frame = {
+        "Sec-Fetch-Dest": "iframe",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Site": "cross-site",
+    }
+    resp, body = await fetch(raw, sc, "kind=head&size=3000", **frame)
+    assert body == inject(page_body("head", 3000))
+    assert resp.headers["Content-Length"] == str(len(body))
+    assert sc.upstream.page_requests[-1]["Accept-Encoding"] == "identity"
+    after = sc.state.metrics.registry.get_sample_value(
+        "sidecar_activity_signals_total", {"source": "navigation"}
+    )
+    assert after == before
+    assert sc.state.activity.last_active is None
 
 
 async def test_non_html_navigation_untouched(
