@@ -34,6 +34,12 @@ class DevstackSettings(EnvSettings):
         True,
         "Build the web app (web/) at start when its sources changed; 0: serve what is built.",
     )
+    llm_port: int = env(
+        "CODITECT_LLM_PORT",
+        0,
+        "Port of the LLM gateway (the origin relays /api/llm/v1 to it); 0: any free port.",
+        ge=0,
+    )
     idle_cleanup_seconds: float = env(
         "CODITECT_IDLE_CLEANUP_SECONDS",
         60.0,

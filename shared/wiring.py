@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from shared.accounts.email_verification import EmailVerifications
     from shared.accounts.service import AccountService
     from shared.billing.service import BillingService
+    from shared.llm.usage import UsageService
     from shared.mail import MailPort
     from shared.oauth.service import OAuthService
     from shared.provisioner.hooks import WorkspaceHooks
@@ -150,10 +151,32 @@ class Services:
             from shared.workspaces.service import WorkspaceService
 
             return WorkspaceService(
-                self.db, self.events, self.clock, self.tokens, self.settings.workspaces
+                self.db,
+                self.events,
+                self.clock,
+                self.tokens,
+                self.settings.workspaces,
+                llm_key_secret=self.llm_key_secret,
             )
 
         return self._once("workspaces", make)
+
+    @property
+    def llm_usage(self) -> UsageService:
+        def make() -> UsageService:
+            from shared.llm.usage import UsageService
+
+            return UsageService(self.db, self.clock)
+
+        return self._once("llm_usage", make)
+
+    def llm_key_secret(self) -> bytes:
+        """The secret workspace LLM keys are derived from (the local stack makes one)."""
+        from shared.llm.keys import derivation_secret
+
+        return derivation_secret(
+            self.secrets, generate_if_missing=self.settings.secrets_backend == "local"
+        )
 
     @property
     def idle_cleanup(self) -> IdleCleanup:
