@@ -171,12 +171,17 @@ class Services:
         return self._once("llm_usage", make)
 
     def llm_key_secret(self) -> bytes:
-        """The secret workspace LLM keys are derived from (the local stack makes one)."""
-        from shared.llm.keys import derivation_secret
+        """The secret workspace LLM keys are derived from, read once (the local stack makes
+        one; production's comes from Terraform)."""
 
-        return derivation_secret(
-            self.secrets, generate_if_missing=self.settings.secrets_backend == "local"
-        )
+        def make() -> bytes:
+            from shared.llm.keys import derivation_secret
+
+            return derivation_secret(
+                self.secrets, generate_if_missing=self.settings.secrets_backend == "local"
+            )
+
+        return self._once("llm_key_secret", make)
 
     @property
     def idle_cleanup(self) -> IdleCleanup:
@@ -203,6 +208,7 @@ class Services:
             from shared.provisioner.hooks import InstalledHooks
             from shared.provisioner.kube import KubeGateway, make_api_client
             from shared.provisioner.reconciler import Reconciler
+            from shared.provisioner.theia import LlmAccess
 
             if self.kube_api_client is None:
                 self.kube_api_client = make_api_client(self.settings)
@@ -213,6 +219,7 @@ class Services:
                 self.settings.workspaces,
                 public_url=self.settings.public_url,
                 issuer=self.settings.issuer,
+                llm=LlmAccess(self.settings.llm_public_url, self.llm_key_secret),
                 hooks=InstalledHooks(lambda: self.hooks),
             )
 

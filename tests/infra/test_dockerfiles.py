@@ -72,3 +72,5 @@ def test_ide_image_matches_the_workspace_pod() -> None:
     for writable in ("THEIA_CONFIG_DIR", "NPM_CONFIG_CACHE", "XDG_CACHE_HOME"):
         assert image[writable].startswith(objects.USER_HOME + "/"), writable
     assert image["CODITECT_WORKSPACE"] == image["WORKDIR"] == objects.HOME
+    # Where the pod mounts Theia's settings Secret is where the entry point copies them from.
+    assert image["CODITECT_THEIA_SETTINGS"] == objects.THEIA_SETTINGS_DIR
