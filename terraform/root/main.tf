@@ -47,6 +47,7 @@ module "platform" {
   workspace_nodes      = var.workspace_nodes
   sidecar_image        = var.sidecar_image
   theia_image          = var.theia_image
+  llm_gateway_image    = var.llm_gateway_image
 }
 
 module "cluster" {
@@ -68,6 +69,7 @@ module "edge" {
   environment         = var.environment
   domain              = var.domain
   http_functions      = module.platform.http_functions
+  llm_gateway_service = module.platform.llm_gateway_service
   workspace_neg_name  = module.cluster.workspace_neg_name
   workspace_neg_zones = var.zones
   workspace_egress    = module.platform.nat_addresses

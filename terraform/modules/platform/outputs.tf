@@ -48,3 +48,8 @@ output "nat_addresses" {
   description = "The Cloud NAT addresses workspace traffic leaves from (the edge's Cloud Armor policy exempts the sidecars' calls from them from the per-address limit)."
   value       = google_compute_address.nat[*].address
 }
+
+output "llm_gateway_service" {
+  description = "The LLM gateway's Cloud Run service (the load balancer's /api/llm/v1/* backend)."
+  value       = google_cloud_run_v2_service.llm_gateway.name
+}
