@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt sidecar/requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 
-.PHONY: dev test install lint ide web web-check
+.PHONY: dev test install lint ide web web-check bench-llm
 
 $(STAMP): $(REQS)
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,8 @@ web-check: web
 # The workspace IDE (ide/, Eclipse Theia): built only when ide/'s inputs changed.
 ide:
 	bash ide/build.sh
+
+# The LLM gateway against direct calls and LiteLLM's proxy (installed by the bench into
+# .venv-litellm, never into .venv); prints the table in docs/llm.md.
+bench-llm: install
+	$(BIN)/python bench/llm_bench.py --requests 200 --streams 20 --seconds 5

@@ -77,7 +77,7 @@ def setup_store(data_dir: str) -> str:
     from devstack.llm import provide_standin_keys
     from devstack.stack import LocalStack
     from shared import wiring
-    from shared.accounts import write_license
+    from shared.accounts.licenses import write_license
     from shared.events import LocalEvents
     from shared.llm import keys
     from shared.settings import Settings

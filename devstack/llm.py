@@ -6,8 +6,8 @@ loop, the gateway wired to them (``start(stack)``), and the relay that puts the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,18 +110,16 @@ class LocalGateway:
         self.loop.close()
 
 
-def run_gateway(services: Any, public_url: str, port: int = 0) -> LocalGateway:
-    """Stand-ins and the gateway on one background loop, wired to ``services``' store/secrets."""
+def run_gateway(services: Any, port: int = 0) -> LocalGateway:
+    """Stand-ins and the gateway on one background loop, wired to ``services``' store/secrets,
+    with every provider pointed at its stand-in (``services.settings.llm`` otherwise)."""
     from shared.llm.gateway import Gateway, create_app, runner_kwargs
-    from shared.llm.settings import LlmSettings
 
     loop = BackgroundLoop("llm")
     standins = StandIns.start(loop)
     provide_standin_keys(services.secrets)
-    settings = LlmSettings(
-        base_urls=standins.base_urls(),
-        retry_backoff_seconds=0.01,
-        public_base_url=f"{public_url.rstrip('/')}/api/llm/v1",
+    settings = dataclasses.replace(
+        services.settings.llm, base_urls=standins.base_urls(), retry_backoff_seconds=0.01
     )
     gateway = Gateway(services.db, services.secrets, services.clock, settings)
     url = loop.serve(create_app(gateway), port=port, **runner_kwargs())
@@ -130,12 +128,11 @@ def run_gateway(services: Any, public_url: str, port: int = 0) -> LocalGateway:
 
 def start(stack: Any) -> Callable[[], None]:
     """The local stack's component: stand-ins, then the gateway behind /api/llm/v1 on the origin."""
-    port = int(os.environ.get("CODITECT_LLM_PORT", "0"))
-    running = run_gateway(stack.services, stack.url, port)
+    running = run_gateway(stack.services, stack.dev.llm_port)
     stack.llm_gateway_url = running.url
     stack.started.append(
-        f"LLM gateway {running.url} (/api/llm/v1 on the origin), provider stand-ins: "
-        f"OpenAI-compatible {running.standins.openai_url}, "
+        f"LLM gateway {running.url} ({stack.services.settings.llm_public_url} on the origin), "
+        f"provider stand-ins: OpenAI-compatible {running.standins.openai_url}, "
         f"Anthropic-compatible {running.standins.anthropic_url}"
     )
     return running.stop

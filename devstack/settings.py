@@ -48,6 +48,12 @@ class DevstackSettings(EnvSettings):
         "Build the IDE (ide/) at start when its inputs changed (with CODITECT_IDE=theia); 0: run "
         "what is built.",
     )
+    llm_port: int = env(
+        "CODITECT_LLM_PORT",
+        0,
+        "Port of the LLM gateway (the origin relays /api/llm/v1 to it); 0: any free port.",
+        ge=0,
+    )
     idle_cleanup_seconds: float = env(
         "CODITECT_IDLE_CLEANUP_SECONDS",
         60.0,

@@ -42,7 +42,10 @@ HTTP_FUNCTIONS = (
     HttpFunction("billing", ("/api/billing/", "/api/plans")),
     HttpFunction("stripe_webhook", ("/webhooks/stripe",)),
     HttpFunction("workspaces", ("/api/workspaces",)),
+    HttpFunction("llm", ("/api/llm/usage",)),
 )
+# Not a function: the LLM gateway (an aiohttp service on Cloud Run), relayed by the local origin.
+LLM_GATEWAY_PREFIX = "/api/llm/v1/"
 
 
 # Local parts started after the functions, in this order: each is ``start(stack) -> stop`` and
@@ -64,6 +67,8 @@ COMPONENTS: list[Component] = [
     _component("devstack.billing", "start_billing"),  # localstripe, Checkout/Portal pages
     # Before workspaces: its hooks must be in place when the first workspace turns ready.
     _component("devstack.dataplane", "start"),  # a real sidecar per ready workspace
+    # Provider stand-ins and the gateway; before workspaces, whose pods are given its URL.
+    _component("devstack.llm", "start"),
     _component("devstack.workspaces", "start"),  # Kubernetes stand-in, provisioner, idle timer
     _component("devstack.mail", "announce"),  # where verification mails go (the local outbox)
 ]
@@ -173,6 +178,8 @@ class LocalStack:
     # The local parts to start; tests of one area start only theirs.
     components: list[Component] = field(default_factory=lambda: list(COMPONENTS))
     started: list[str] = field(default_factory=list)
+    # The LLM gateway's own listener, set by its component (the origin relays to it).
+    llm_gateway_url: str | None = None
 
     def __post_init__(self) -> None:
         self._server: Any = None
@@ -191,6 +198,9 @@ class LocalStack:
         for fn in HTTP_FUNCTIONS:
             app = load_function(fn.name)
             routes.extend((prefix, app) for prefix in fn.prefixes)
+        from devstack.llm import origin_relay  # aiohttp: imported when the stack is built
+
+        routes.append((LLM_GATEWAY_PREFIX, origin_relay(self)))
         # Every recording of this process goes to the registry served at /metrics.
         sink = metrics.install(self)
         return Dispatcher(routes, self.health, sink.exposition)

@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 
 from shared.billing.settings import BillingSettings
 from shared.envconfig import SETTINGS_CONFIG, env, read_env
+from shared.llm.settings import LlmSettings
 from shared.mail import MailSettings
 from shared.oauth.config import OAuthSettings
 from shared.secret_names import SIGNING_KEY
@@ -35,6 +36,7 @@ SECTIONS: dict[str, type] = {
     "billing": BillingSettings,
     "oauth": OAuthSettings,
     "mail": MailSettings,
+    "llm": LlmSettings,
 }
 
 
@@ -132,10 +134,16 @@ class Settings:
     billing: BillingSettings = dataclasses.field(default_factory=BillingSettings)
     oauth: OAuthSettings = dataclasses.field(default_factory=OAuthSettings)
     mail: MailSettings = dataclasses.field(default_factory=MailSettings)
+    llm: LlmSettings = dataclasses.field(default_factory=LlmSettings)
 
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def llm_public_url(self) -> str:
+        """Where workspaces reach the LLM gateway (Theia's ``url``; ends in ``/v1``)."""
+        return (self.llm.public_url or f"{self.issuer}/api/llm/v1").rstrip("/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

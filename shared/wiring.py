@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.accounts.service import AccountService
     from shared.accounts.sessions import Sessions
     from shared.billing.service import BillingService
+    from shared.llm.usage import UsageService
     from shared.mail import MailPort
     from shared.oauth.service import OAuthService
     from shared.provisioner.hooks import WorkspaceHooks
@@ -195,10 +196,37 @@ class Services:
             from shared.workspaces.service import WorkspaceService
 
             return WorkspaceService(
-                self.db, self.events, self.clock, self.tokens, self.settings.workspaces
+                self.db,
+                self.events,
+                self.clock,
+                self.tokens,
+                self.settings.workspaces,
+                llm_key_secret=self.llm_key_secret,
             )
 
         return self._once("workspaces", make)
+
+    @property
+    def llm_usage(self) -> UsageService:
+        def make() -> UsageService:
+            from shared.llm.usage import UsageService
+
+            return UsageService(self.db, self.clock)
+
+        return self._once("llm_usage", make)
+
+    def llm_key_secret(self) -> bytes:
+        """The secret workspace LLM keys are derived from, read once (the local stack makes
+        one; production's comes from Terraform)."""
+
+        def make() -> bytes:
+            from shared.llm.keys import derivation_secret
+
+            return derivation_secret(
+                self.secrets, generate_if_missing=self.settings.secrets_backend == "local"
+            )
+
+        return self._once("llm_key_secret", make)
 
     @property
     def idle_cleanup(self) -> IdleCleanup:
@@ -225,6 +253,7 @@ class Services:
             from shared.provisioner.hooks import InstalledHooks
             from shared.provisioner.kube import KubeGateway, make_api_client
             from shared.provisioner.reconciler import Reconciler
+            from shared.provisioner.theia import LlmAccess
 
             if self.kube_api_client is None:
                 self.kube_api_client = make_api_client(self.settings)
@@ -235,6 +264,7 @@ class Services:
                 self.settings.workspaces,
                 public_url=self.settings.public_url,
                 issuer=self.settings.issuer,
+                llm=LlmAccess(self.settings.llm_public_url, self.llm_key_secret),
                 hooks=InstalledHooks(lambda: self.hooks),
             )
 

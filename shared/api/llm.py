@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.llm.usage import UsageService
 from shared.web import Reply, Router, bearer_token
 from shared.wiring import services
 
@@ -18,8 +17,7 @@ router = Router("llm")
 def usage(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
-    report = svc.get_or_create("llm_usage", lambda: UsageService(svc.db, svc.clock))
-    return Reply(200, report.report(claims, request.args.get("period")))
+    return Reply(200, svc.llm_usage.report(claims, request.args.get("period")))
 
 
 def handle(request: Any) -> Any:

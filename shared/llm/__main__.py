@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 from aiohttp import web
 
@@ -11,7 +10,6 @@ from aiohttp import web
 def main() -> None:
     from shared import wiring
     from shared.llm.gateway import Gateway, create_app, runner_kwargs
-    from shared.llm.settings import LlmSettings
 
     try:
         import uvloop
@@ -20,11 +18,11 @@ def main() -> None:
     except ImportError:  # optional: the standard loop works, a little slower
         pass
     svc = wiring.services()
-    gateway = Gateway(svc.db, svc.secrets, svc.clock, LlmSettings.from_env())
+    gateway = Gateway(svc.db, svc.secrets, svc.clock, svc.settings.llm)
     web.run_app(
         create_app(gateway),
         host="0.0.0.0",  # Cloud Run routes to the container's port
-        port=int(os.environ.get("PORT", "8080")),
+        port=svc.settings.llm.port,
         **runner_kwargs(),
     )
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.llm import secret_names
+from shared.secret_names import (
+    LLM_ANTHROPIC_API_KEY,
+    LLM_DEEPSEEK_API_KEY,
+    LLM_GEMINI_API_KEY,
+    LLM_GROQ_API_KEY,
+    LLM_MISTRAL_API_KEY,
+    LLM_OPENAI_API_KEY,
+    LLM_OPENROUTER_API_KEY,
+    LLM_XAI_API_KEY,
+)
 
 Wire = Literal["openai", "anthropic"]
 ALL_PLANS = ("free", "starter", "pro")
@@ -50,30 +59,34 @@ class Model:
 PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
-        Provider("openai", "https://api.openai.com/v1", secret_names.OPENAI_API_KEY, "openai"),
+        Provider("openai", "https://api.openai.com/v1", LLM_OPENAI_API_KEY, "openai"),
         Provider(
-            "anthropic", "https://api.anthropic.com/v1", secret_names.ANTHROPIC_API_KEY, "anthropic"
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            LLM_ANTHROPIC_API_KEY,
+            "anthropic",
         ),
         Provider(
             "gemini",
             "https://generativelanguage.googleapis.com/v1beta/openai",
-            secret_names.GEMINI_API_KEY,
+            LLM_GEMINI_API_KEY,
             "openai",
         ),
         Provider(
             "mistral",
             "https://api.mistral.ai/v1",
-            secret_names.MISTRAL_API_KEY,
+            LLM_MISTRAL_API_KEY,
             "openai",
             stream_usage_option=False,
         ),
-        Provider("groq", "https://api.groq.com/openai/v1", secret_names.GROQ_API_KEY, "openai"),
+        Provider("groq", "https://api.groq.com/openai/v1", LLM_GROQ_API_KEY, "openai"),
+        Provider("deepseek", "https://api.deepseek.com/v1", LLM_DEEPSEEK_API_KEY, "openai"),
+        Provider("xai", "https://api.x.ai/v1", LLM_XAI_API_KEY, "openai"),
         Provider(
-            "deepseek", "https://api.deepseek.com/v1", secret_names.DEEPSEEK_API_KEY, "openai"
-        ),
-        Provider("xai", "https://api.x.ai/v1", secret_names.XAI_API_KEY, "openai"),
-        Provider(
-            "openrouter", "https://openrouter.ai/api/v1", secret_names.OPENROUTER_API_KEY, "openai"
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            LLM_OPENROUTER_API_KEY,
+            "openai",
         ),
     )
 }

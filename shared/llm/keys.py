@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from shared.llm import secret_names
+from shared.secret_names import LLM_KEY_DERIVATION_SECRET
 from shared.secrets import SecretsPort
 from shared.store import Transaction
 from shared.store.keys import INDEXES, TENANTS
@@ -54,15 +54,15 @@ def derive_key(derivation_secret: bytes, key_id: str) -> str:
 
 def derivation_secret(port: SecretsPort, *, generate_if_missing: bool) -> bytes:
     """The derivation secret; the local stack makes one on first use (production never does)."""
-    found = port.versions(secret_names.KEY_DERIVATION_SECRET, 1)
+    found = port.versions(LLM_KEY_DERIVATION_SECRET, 1)
     if found:
         return found[0]
     if not generate_if_missing:
-        raise LookupError(f"secret {secret_names.KEY_DERIVATION_SECRET!r} has no version")
+        raise LookupError(f"secret {LLM_KEY_DERIVATION_SECRET!r} has no version")
     port.add_version(  # type: ignore[attr-defined]
-        secret_names.KEY_DERIVATION_SECRET, secrets.token_bytes(32)
+        LLM_KEY_DERIVATION_SECRET, secrets.token_bytes(32)
     )
-    return port.versions(secret_names.KEY_DERIVATION_SECRET, 1, fresh=True)[0]
+    return port.versions(LLM_KEY_DERIVATION_SECRET, 1, fresh=True)[0]
 
 
 def _load(raw: bytes | None) -> dict[str, Any] | None:

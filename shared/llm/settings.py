@@ -1,33 +1,66 @@
-"""The gateway's settings, read once from the environment (to be folded into shared.settings)."""
+"""The LLM gateway's settings (a section of shared.settings.Settings, field ``llm``).
+
+The URL Theia is given (``CODITECT_LLM_PUBLIC_URL``) defaults from the public origin:
+``Settings.llm_public_url`` resolves it, since this section does not see ``CODITECT_PUBLIC_URL``.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from typing import Any
 
+from pydantic import model_validator
+from pydantic.dataclasses import dataclass
+
+from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
 from shared.llm.catalog import PROVIDERS
 
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return default if not raw else float(raw)
+URL_PREFIX = "CODITECT_LLM_"
+URL_SUFFIX = "_URL"
 
 
-@dataclass(frozen=True)
-class LlmSettings:
-    # Provider base URLs that differ from the catalog's (the local stand-ins, a regional endpoint).
-    base_urls: dict[str, str] = field(default_factory=dict)
-    # Attempts per model on 429/5xx/connect errors, before the first byte only.
-    attempts_per_model: int = 2
+def url_variable(provider: str) -> str:
+    return f"{URL_PREFIX}{provider.upper()}{URL_SUFFIX}"
+
+
+@dataclass(config=SETTINGS_CONFIG)
+class LlmSettings(EnvSettings):
+    # Provider base URLs that differ from the catalog's (the local stand-ins, a regional
+    # endpoint), from CODITECT_LLM_<PROVIDER>_URL.
+    base_urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    attempts_per_model: int = env(
+        "CODITECT_LLM_ATTEMPTS",
+        2,
+        "Attempts per model on 429/5xx/connection errors (before the first byte only), "
+        "then the catalog's fallback model.",
+        ge=1,
+    )
     retry_backoff_seconds: float = 0.05
     connect_timeout_seconds: float = 5.0
-    # Time to the upstream's response headers; a slower upstream counts as failed.
-    first_byte_timeout_seconds: float = 60.0
-    # Longest silence inside a stream before it is ended with an error event.
-    read_timeout_seconds: float = 120.0
-    # Where Theia reaches the gateway (ends in /v1).
-    public_base_url: str = "http://127.0.0.1:8080/api/llm/v1"
+    first_byte_timeout_seconds: float = env(
+        "CODITECT_LLM_FIRST_BYTE_TIMEOUT",
+        60.0,
+        "Seconds to an upstream's first event; a slower upstream counts as failed.",
+        gt=0,
+    )
+    read_timeout_seconds: float = env(
+        "CODITECT_LLM_READ_TIMEOUT",
+        120.0,
+        "Longest silence inside a stream before it ends with an error event.",
+        gt=0,
+    )
+    public_url: str = env(
+        "CODITECT_LLM_PUBLIC_URL",
+        "",
+        "Where workspaces reach the gateway (ends in /v1; written into Theia's settings); "
+        "empty: CODITECT_PUBLIC_URL + /api/llm/v1.",
+    )
+    port: int = env(
+        "PORT",
+        8080,
+        "Port the gateway service listens on (`python -m shared.llm`; Cloud Run).",
+        gt=0,
+    )
     max_body_bytes: int = 4 * 1024 * 1024
     # Usage records are written in one transaction per this many seconds (lost on a crash: that
     # much usage detail, never the monthly count, which is reserved before forwarding).
@@ -35,22 +68,32 @@ class LlmSettings:
     # A reserved block of requests unused this long goes back to the tenant's monthly count.
     block_idle_seconds: float = 10.0
 
+    ENV_PATTERNS = (
+        (
+            url_variable("<PROVIDER>"),
+            "",
+            "Base URL of one provider's API (OPENAI, ANTHROPIC, GEMINI, MISTRAL, GROQ, DEEPSEEK, "
+            "XAI, OPENROUTER); empty: the catalog's (shared/llm/catalog.py).",
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_variables(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "base_urls" in data:
+            return data
+        urls = {name: data.get(url_variable(name)) for name in PROVIDERS}
+        return {**data, "base_urls": {name: url for name, url in urls.items() if url}}
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> LlmSettings:
+        unknown = set(self.base_urls) - set(PROVIDERS)
+        if unknown:
+            raise ValueError(f"base URLs for unknown providers: {sorted(unknown)}")
+        for url in (*self.base_urls.values(), *([self.public_url] if self.public_url else [])):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return self
+
     def base_url(self, provider: str) -> str:
         return self.base_urls.get(provider) or PROVIDERS[provider].base_url
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LlmSettings:
-        env = os.environ if env is None else env
-        urls = {
-            name: env[f"CODITECT_LLM_{name.upper()}_URL"]
-            for name in PROVIDERS
-            if env.get(f"CODITECT_LLM_{name.upper()}_URL")
-        }
-        public = env.get("CODITECT_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
-        return cls(
-            base_urls=urls,
-            attempts_per_model=int(env.get("CODITECT_LLM_ATTEMPTS", "2")),
-            first_byte_timeout_seconds=_float(env, "CODITECT_LLM_FIRST_BYTE_TIMEOUT", 60.0),
-            read_timeout_seconds=_float(env, "CODITECT_LLM_READ_TIMEOUT", 120.0),
-            public_base_url=env.get("CODITECT_LLM_PUBLIC_URL", f"{public}/api/llm/v1"),
-        )

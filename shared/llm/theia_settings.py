@@ -3,8 +3,11 @@
 The provisioner writes ``render_settings(...)`` as ``settings.json`` in a Secret
 (``settings_secret``) mounted at ``$THEIA_CONFIG_DIR``, and writes it again when the plan changes.
 Theia reads ``ai-features.openAiCustom.customOpenAiModels`` (an OpenAI-compatible ``url`` and
-``apiKey`` per model) and resolves ``ai-features.languageModelAliases`` to the first listed model
-it has.
+``apiKey`` per model; it posts to ``<url>/chat/completions``) and resolves each alias of
+``ai-features.languageModelAliases`` to its ``selectedModel``. Every ``default/*`` alias Theia's
+agents ask for is mapped (the Coditect agent asks for ``default/universal``; naming a chat session
+uses another), else Theia would look for a model it was never given. docs/ide.md has the facts
+checked against the IDE build.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from shared.llm.catalog import MODELS, Model
 
 SETTINGS_FILE = "settings.json"
 ID_PREFIX = "coditect/"
+CHAT_AGENT = "Coditect"  # ide/prompt-templates/agents/Coditect/agent.md
 # Preferred models per Theia alias, best first; the first the plan allows is selected.
 ALIASES: dict[str, tuple[str, ...]] = {
     "default/code": ("claude-sonnet-4", "gpt-4.1", "gpt-4o", "gpt-4.1-mini", "claude-3-5-haiku"),
     "default/universal": ("gpt-4.1", "claude-sonnet-4", "gpt-4o", "gpt-4.1-mini", "gpt-4o-mini"),
     "default/code-completion": ("codestral", "gpt-4.1-mini", "gpt-4o-mini", "llama-3.1-8b"),
     "default/summarize": ("gpt-4.1-mini", "gpt-4o-mini", "gemini-2.5-flash", "llama-3.1-8b"),
+    "default/fast": ("gpt-4.1-mini", "gpt-4o-mini", "gemini-2.5-flash", "claude-3-5-haiku"),
 }
 
 
@@ -47,13 +52,17 @@ def render_settings(models: list[Model], gateway_url: str, key: str) -> dict[str
     offered = [m.id for m in models]
     aliases = {}
     for alias, preferred in ALIASES.items():
-        ranked = [ID_PREFIX + mid for mid in preferred if mid in offered]
+        # The plan's first model when it has none of the preferred ones: never an alias unset.
+        ranked = [mid for mid in preferred if mid in offered] or offered[:1]
         if ranked:
-            aliases[alias] = {"selectedModel": ranked[0], "defaultModelIds": ranked}
+            aliases[alias] = {"selectedModel": ID_PREFIX + ranked[0]}
     return {
+        # Declared only by @theia/ai-ide (not in this application): harmless, kept for IDEs
+        # that include it.
         "ai-features.AiEnable.enableAI": True,
         "ai-features.openAiCustom.customOpenAiModels": custom,
         "ai-features.languageModelAliases": aliases,
+        "ai-features.chat.defaultChatAgent": CHAT_AGENT,
     }
 
 

@@ -18,6 +18,7 @@ from shared.clock import Clock
 from shared.provisioner import objects as o
 from shared.provisioner.hooks import WorkspaceHooks
 from shared.provisioner.kube import KubeGateway
+from shared.provisioner.theia import LlmAccess
 from shared.store import Database, Transaction
 from shared.workspaces import model
 from shared.workspaces.config import WorkspaceSettings
@@ -83,6 +84,7 @@ class ReconcilerBase:
         *,
         public_url: str,
         issuer: str,
+        llm: LlmAccess,
         hooks: WorkspaceHooks | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,6 +94,7 @@ class ReconcilerBase:
         self.settings = settings
         self.public_url = public_url
         self.issuer = issuer
+        self.llm = llm
         self.hooks = hooks
         self._wall = wall_clock
 

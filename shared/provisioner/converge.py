@@ -7,8 +7,15 @@ import time
 from typing import Any
 
 from shared.provisioner import objects as o
-from shared.provisioner.base import PermanentError, ReconcilerBase, Result, TemporaryError
+from shared.provisioner.base import (
+    PermanentError,
+    ReconcilerBase,
+    Result,
+    Superseded,
+    TemporaryError,
+)
 from shared.provisioner.kube import KubeError
+from shared.provisioner.theia import WorkspaceGone, plan_and_key, settings_for
 from shared.workspaces import model
 from shared.workspaces.model import WorkspaceRecord
 
@@ -58,6 +65,7 @@ class Converger(ReconcilerBase):
         self._remove_compute(ws)
         names = o.Names.of(ws["user_id"], ws["workspace_id"])
         self._delete("Secret", names.namespace, names.secret)
+        self._delete("Secret", names.namespace, names.theia_settings)
         # cert-manager's certificate for the workspace host: it outlives the Ingress (cert-manager
         # leaves it unless told otherwise), so it is removed here or it would be orphaned.
         self._delete("Secret", names.namespace, names.tls_secret)
@@ -175,6 +183,7 @@ class Converger(ReconcilerBase):
         )
         if not token_record:
             raise PermanentError("the workspace's activity credential is missing")
+        theia_settings = self._theia_settings(ws)
         ws_labels = o.owner_labels(uid, tid, wid)
         pod: Obj | None = None
         for body in o.workspace_objects(
@@ -183,6 +192,7 @@ class Converger(ReconcilerBase):
             activity_token=token_record["activity_token"],
             public_url=self.public_url,
             issuer=self.issuer,
+            theia_settings=theia_settings,
         ):
             if body["kind"] == "Pod":
                 pod = self._ensure_pod(body, ws_labels, ws, token, started)
@@ -192,6 +202,20 @@ class Converger(ReconcilerBase):
         notes.append("disk, pod, service and ingress requested; waiting for the pod")
         self._note(ws, notes)
         return self._wait_ready(ws, token, pod, started)
+
+    def _theia_settings(self, ws: WorkspaceRecord) -> Obj:
+        """Theia's settings: the tenant's current plan's models, the workspace's LLM key."""
+        try:
+            secret = self.llm.key_secret()
+        except LookupError as error:  # production never makes the secret: Terraform declares it
+            raise PermanentError(f"no LLM key derivation secret: {error}") from error
+        except Exception as error:  # Secret Manager unreachable: a retry can fix it
+            raise TemporaryError(f"reading the LLM key derivation secret: {error}") from error
+        try:
+            plan, key = self.db.transact(lambda tr: plan_and_key(tr, secret, ws, self.clock.now()))
+        except WorkspaceGone:
+            raise Superseded from None
+        return settings_for(plan, self.llm.gateway_url, key)
 
     def _ensure_pod(
         self, body: Obj, labels: dict[str, str], ws: WorkspaceRecord, token: str, started: float

@@ -55,8 +55,16 @@ class Names:
     pvc: str
     secret: str
     tls_secret: str
+    theia_settings: str  # the Secret with Theia's settings.json (the workspace's LLM key)
 
     @classmethod
     def of(cls, user_id: str, workspace_id: str) -> Names:
         slug = workspace_slug(workspace_id)
-        return cls(user_namespace(user_id), slug, f"{slug}-home", f"{slug}-activity", f"{slug}-tls")
+        return cls(
+            user_namespace(user_id),
+            slug,
+            f"{slug}-home",
+            f"{slug}-activity",
+            f"{slug}-tls",
+            f"{slug}-theia",
+        )

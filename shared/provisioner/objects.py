@@ -8,8 +8,10 @@ ServiceAccount, ResourceQuota, LimitRange and NetworkPolicy. No Role/RoleBinding
 workspace pod calls the Kubernetes API (the sidecar is configured by environment and talks to the
 platform over HTTPS), so the account gets no rights.
 
-Per workspace: the activity Secret, a PVC, the pod (:mod:`shared.provisioner.pod`), a Service
-and an Ingress for ``<workspace slug>.<domain>`` with TLS from cert-manager.
+Per workspace: the activity Secret, Theia's settings Secret (the plan's models through the LLM
+gateway, with the workspace's LLM key: :mod:`shared.llm.theia_settings`), a PVC, the pod
+(:mod:`shared.provisioner.pod`), a Service and an Ingress for ``<workspace slug>.<domain>``
+with TLS from cert-manager.
 
 This module assembles them and keeps every name the reconciler and tests use importable from
 here (labels and names come from :mod:`shared.provisioner.identity`).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.provisioner.identity import (
@@ -56,7 +59,9 @@ from shared.provisioner.pod import (
     SERVICE_ACCOUNT,
     SIDECAR_PORT,
     THEIA_PORT,
+    THEIA_SETTINGS_DIR,
     UID,
+    USER_HOME,
     WORKSPACE_PLACEMENT,
     Placement,
     make_pod,
@@ -88,7 +93,9 @@ __all__ = [
     "SETUP_VERSION",
     "SIDECAR_PORT",
     "THEIA_PORT",
+    "THEIA_SETTINGS_DIR",
     "UID",
+    "USER_HOME",
     "WORKSPACE_PLACEMENT",
     "Names",
     "Obj",
@@ -269,12 +276,17 @@ def workspace_objects(
     activity_token: str,
     public_url: str,
     issuer: str,
+    theia_settings: dict[str, Any],
 ) -> list[Obj]:
-    """The workspace's own objects, in creation order: Secret, PVC, pod, Service, Ingress."""
+    """The workspace's own objects, in creation order: the two Secrets, PVC, pod, Service,
+    Ingress. ``theia_settings`` is Theia's settings.json (``render_settings(...)``)."""
+    from shared.llm.theia_settings import settings_secret
+
     names = Names.of(ws["user_id"], ws["workspace_id"])
     labels = owner_labels(ws["user_id"], ws["tenant_id"], ws["workspace_id"])
     return [
         make_activity_secret(names.secret, names.namespace, labels, activity_token),
+        settings_secret(names.theia_settings, names.namespace, labels, theia_settings),
         make_pvc(
             names.pvc,
             names.namespace,

@@ -35,6 +35,9 @@ USER_HOME = "/home/coditect"
 SCRATCH_LIMIT = "2Gi"
 # The sidecar reads its activity credential from this file (ACTIVITY_TOKEN_FILE).
 SECRET_DIR = "/var/run/coditect/activity"
+# Theia's settings Secret, mounted whole (not subPath: a Secret update reaches the volume); the
+# image's entry point copies it into THEIA_CONFIG_DIR on start (ide/entrypoint.sh, docs/ide.md).
+THEIA_SETTINGS_DIR = "/etc/coditect/theia"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def make_pod(
     sidecar_env: dict[str, str],
     placement: Placement = WORKSPACE_PLACEMENT,
 ) -> Obj:
+    """The workspace pod; Theia mounts ``names.theia_settings`` (its settings, the LLM key)."""
     env = [{"name": k, "value": v} for k, v in sidecar_env.items()]
     # A file, not an environment variable: not inherited by child processes nor shown in the
     # pod spec's env, and only the sidecar mounts it (Theia runs the user's code).
@@ -169,7 +173,10 @@ def make_pod(
                     # The image's home holds the application; the user's dotfiles, caches and
                     # Theia's settings go to a scratch home (as ephemeral as the old writable
                     # layer was); the user's files are on the disk at HOME.
-                    "env": [{"name": "HOME", "value": USER_HOME}],
+                    "env": [
+                        {"name": "HOME", "value": USER_HOME},
+                        {"name": "CODITECT_THEIA_SETTINGS", "value": THEIA_SETTINGS_DIR},
+                    ],
                     "ports": [{"name": "theia", "containerPort": THEIA_PORT, "protocol": "TCP"}],
                     "resources": _resources(size, THEIA_EPHEMERAL),
                     "securityContext": {**_LOCKED_DOWN, "readOnlyRootFilesystem": True},
@@ -177,6 +184,11 @@ def make_pod(
                         {"name": "home", "mountPath": HOME},
                         {"name": "tmp", "mountPath": TMP},
                         {"name": "user-home", "mountPath": USER_HOME},
+                        {
+                            "name": "theia-settings",
+                            "mountPath": THEIA_SETTINGS_DIR,
+                            "readOnly": True,
+                        },
                     ],
                     "readinessProbe": {
                         "tcpSocket": {"port": THEIA_PORT},
@@ -227,6 +239,11 @@ def make_pod(
                     "name": "activity-token",
                     # Readable by the pod's group (fsGroup) only, never world-readable.
                     "secret": {"secretName": names.secret, "defaultMode": 0o440},
+                },
+                {
+                    "name": "theia-settings",
+                    # Theia's process reads it through the pod's group, like the credential.
+                    "secret": {"secretName": names.theia_settings, "defaultMode": 0o440},
                 },
             ],
         },

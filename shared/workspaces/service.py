@@ -12,6 +12,7 @@ import hmac
 import logging
 import re
 import secrets as pysecrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from shared.digests import sha256_hex
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from shared.events import RECONCILE_TOPIC, EventsPort
 from shared.ids import new_id
+from shared.llm.keys import issue_workspace_key, revoke_workspace_key
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.tokens import Claims
@@ -135,12 +137,22 @@ class WorkspaceService:
         clock: Clock,
         tokens: Any,
         settings: WorkspaceSettings,
+        *,
+        llm_key_secret: Callable[[], bytes] | None = None,
     ) -> None:
         self.db = db
         self.events = events
         self.clock = clock
         self.tokens = tokens
         self.settings = settings
+        # Reads the secret workspace LLM keys are derived from (once; None: no LLM keys).
+        self._read_llm_key_secret = llm_key_secret
+        self._llm_key_secret: bytes | None = None
+
+    def _llm_secret(self) -> bytes | None:
+        if self._llm_key_secret is None and self._read_llm_key_secret is not None:
+            self._llm_key_secret = self._read_llm_key_secret()
+        return self._llm_key_secret
 
     # -- helpers ---------------------------------------------------------------------------------
     def _public(self, tr: Transaction, ws: WorkspaceRecord) -> dict[str, Any]:
@@ -180,6 +192,7 @@ class WorkspaceService:
         tid, uid = claims["tid"], claims["sub"]
         wid = new_id()
         credential = pysecrets.token_urlsafe(32)
+        llm_secret = self._llm_secret()  # outside the transaction: a Secret Manager call
 
         def write(tr: Transaction) -> tuple[WorkspaceRecord, dict[str, Any]]:
             now = self.clock.now()
@@ -223,6 +236,9 @@ class WorkspaceService:
             tr.set(model.owner_key(wid), model.dump({"tenant_id": tid, "user_id": uid}))
             # The provisioner puts this into the namespace's Secret; the record keeps a hash.
             tr.set(model.secret_key(tid, uid, wid), model.dump({"activity_token": credential}))
+            if llm_secret is not None:
+                # The workspace's LLM key; the provisioner re-derives it for Theia's settings.
+                issue_workspace_key(tr, llm_secret, tid, uid, wid, now)
             model.add_progress(tr, ws, now, ["workspace requested"], reset=True)
             write_audit(tr, tid, now, "workspace.created", {"user_id": uid, "workspace_id": wid})
             return ws, self._public(tr, ws)
@@ -256,6 +272,9 @@ class WorkspaceService:
             if desired == "running":
                 self._check_running_limit(tr, claims, now, exclude=wid)
             new = model.set_desired(tr, ws, desired, now, reason="by the user")
+            if desired == "deleted":
+                # The IDE's LLM key stops working with the delete, before the pod is gone.
+                revoke_workspace_key(tr, claims["tid"], claims["sub"], wid)
             write_audit(
                 tr,
                 claims["tid"],

@@ -48,6 +48,7 @@ module "platform" {
   workspace_nodes      = var.workspace_nodes
   sidecar_image        = var.sidecar_image
   theia_image          = var.theia_image
+  llm_gateway_image    = var.llm_gateway_image
 }
 
 module "cluster" {
@@ -71,6 +72,7 @@ module "edge" {
   workspace_domain    = var.workspace_domain
   access_log_bucket   = module.platform.access_log_bucket
   http_functions      = module.platform.http_functions
+  llm_gateway_service = module.platform.llm_gateway_service
   workspace_neg_name  = module.cluster.workspace_neg_name
   workspace_neg_zones = var.zones
   workspace_egress    = module.platform.nat_addresses

@@ -113,6 +113,11 @@ variable "sidecar_image" {
   type        = string
 }
 
+variable "llm_gateway_image" {
+  description = "Passed by cloudbuild.yaml: <region>-docker.pkg.dev/<project>/coditect/llm-gateway:<commit>."
+  type        = string
+}
+
 variable "theia_image" {
   description = "Passed by cloudbuild.yaml: <region>-docker.pkg.dev/<project>/coditect/ide:<commit>."
   type        = string

@@ -62,6 +62,7 @@ def test_every_skip_says_why() -> None:
 
 def rendered_workspace() -> list[dict[str, Any]]:
     """A sample workspace's objects, rendered by the provisioner's own pure functions."""
+    from shared.llm.theia_settings import models_for_plan, render_settings
     from shared.provisioner.objects import user_objects, workspace_objects
     from shared.provisioner.slugs import user_namespace
     from shared.workspaces.config import WorkspaceSettings
@@ -89,6 +90,9 @@ def rendered_workspace() -> list[dict[str, Any]]:
             activity_token="sample-token",
             public_url="https://app.coditect.dev",
             issuer="https://app.coditect.dev",
+            theia_settings=render_settings(
+                models_for_plan("pro"), "https://app.coditect.dev/api/llm/v1", "cdt_llm_x_y"
+            ),
         ),
     ]
 

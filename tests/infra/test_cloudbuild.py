@@ -203,3 +203,15 @@ def test_the_smoke_test_loads_the_app_with_its_headers(build: dict) -> None:
     ):
         assert header in smoke
     assert "/assets/" in smoke and "immutable" in smoke
+
+
+def test_the_llm_gateway_image_is_built_and_pushed_like_the_sidecar(build: dict) -> None:
+    image = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/coditect/llm-gateway:${SHORT_SHA}"
+    built = step(build, "llm-gateway-image")
+    assert built["args"][:3] == ["build", "-f", "shared/llm/Dockerfile"] and image in built["args"]
+    assert "libfdb-c" in built["waitFor"]  # the image carries the cluster's client library
+    push = script(build, "llm-gateway-push")
+    assert push.replace("/llm-gateway:", "/sidecar:") == script(build, "sidecar-push")
+    plan = script(build, "terraform-plan")
+    assert f"-var=llm_gateway_image={image}" in plan
+    assert "llm-gateway-push" in step(build, "terraform-plan")["waitFor"]

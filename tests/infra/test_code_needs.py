@@ -19,7 +19,7 @@ from shared import secret_names
 from shared.plans import PAID_PLANS
 from shared.settings import Settings
 from tests.infra.conftest import ROOT
-from tests.infra.test_terraform import ENTRY_POINTS, local
+from tests.infra.test_terraform import ENTRY_POINTS, local, resources
 
 SHARED = ROOT / "shared"
 SECRET_CONSTANTS = {
@@ -126,6 +126,11 @@ SECRET_READERS: dict[str, tuple[str, ...]] = {
     "shared/oauth/service.py": OAUTH_SECRETS,
     # SmtpMail logs in with it; Services.mail builds SmtpMail when CODITECT_MAIL=smtp.
     "shared/mail.py": (secret_names.SMTP_PASSWORD,),
+    # The provider keys, read by the LLM gateway (a Cloud Run service, not a function: see
+    # test_the_llm_gateway_reads_exactly_the_provider_keys) through each Provider.secret.
+    "shared/llm/catalog.py": secret_names.LLM_PROVIDER_KEYS,
+    # Services.llm_key_secret: the workspace service issues keys, the reconciler re-derives them.
+    "shared/llm/keys.py": (secret_names.LLM_KEY_DERIVATION_SECRET,),
 }
 
 
@@ -143,6 +148,8 @@ def secrets_needed(modules: dict[str, Path]) -> set[str]:
         needed |= {*OAUTH_SECRETS, secret_names.SMTP_PASSWORD}
     if any(uses_service(p, {"mail"}) for p in paths):
         needed.add(secret_names.SMTP_PASSWORD)  # the SMTP login
+    if any(uses_service(p, {"workspaces", "reconciler"}) for p in paths):
+        needed.add(secret_names.LLM_KEY_DERIVATION_SECRET)  # workspace LLM keys
     return needed
 
 
@@ -210,6 +217,11 @@ def resolve_secret_name(path: Path, arg: ast.expr) -> set[str]:
                 for v in node.value.values:
                     values |= resolve_secret_name(path, v)
                 return values
+    if path == SHARED / "llm" / "gateway.py" and ast.unparse(arg) == "provider.secret":
+        # Each catalog Provider names its key with a shared.secret_names constant.
+        from shared.llm.catalog import PROVIDERS
+
+        return {p.secret for p in PROVIDERS.values()}
     if path == SHARED / "tokens.py" and ast.unparse(arg) == "self._name":
         # The Keyring is given settings.signing_key_secret (shared/wiring.py).
         return {Settings().signing_key_secret}
@@ -253,9 +265,22 @@ def test_each_function_is_granted_exactly_the_secrets_its_code_reads(declared: d
         secret_names.SIGNING_KEY,
         secret_names.STRIPE_API_KEY,
     }
-    assert secrets_needed(reachable(entry_file("provisioner"))) == set()
+    assert secrets_needed(reachable(entry_file("provisioner"))) == {
+        secret_names.LLM_KEY_DERIVATION_SECRET
+    }
+    assert secrets_needed(reachable(entry_file("llm"))) == {secret_names.SIGNING_KEY}
     assert secrets_needed(reachable(entry_file("oauth"))) >= set(OAUTH_SECRETS)
     assert secret_names.SMTP_PASSWORD in secrets_needed(reachable(entry_file("auth")))
+
+
+def test_the_llm_gateway_reads_exactly_the_provider_keys(modules: dict[str, Any]) -> None:
+    from shared.llm.catalog import PROVIDERS
+
+    granted = local(modules["platform"], "llm_provider_secrets")
+    granted = set(re.findall(r'"([a-z0-9-]+)"', str(granted))) or set(granted)
+    assert granted == set(secret_names.LLM_PROVIDER_KEYS) == {p.secret for p in PROVIDERS.values()}
+    members = resources(modules["platform"], "google_secret_manager_secret_iam_member")
+    assert members["llm_gateway_secrets"]["for_each"] == "${local.llm_provider_secrets}"
 
 
 # --- environment ---------------------------------------------------------------------------

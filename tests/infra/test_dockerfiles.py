@@ -19,7 +19,11 @@ import pytest
 from shared.provisioner import pod as objects  # the pod rendering: user, ports, paths
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILES = [ROOT / "ide" / "Dockerfile", ROOT / "sidecar" / "Dockerfile"]
+DOCKERFILES = [
+    ROOT / "ide" / "Dockerfile",
+    ROOT / "sidecar" / "Dockerfile",
+    ROOT / "shared" / "llm" / "Dockerfile",
+]
 
 
 def hadolint() -> str:
@@ -72,3 +76,20 @@ def test_ide_image_matches_the_workspace_pod() -> None:
     for writable in ("THEIA_CONFIG_DIR", "NPM_CONFIG_CACHE", "XDG_CACHE_HOME"):
         assert image[writable].startswith(objects.USER_HOME + "/"), writable
     assert image["CODITECT_WORKSPACE"] == image["WORKDIR"] == objects.HOME
+    # Where the pod mounts Theia's settings Secret is where the entry point copies them from.
+    assert image["CODITECT_THEIA_SETTINGS"] == objects.THEIA_SETTINGS_DIR
+
+
+def test_llm_gateway_image_runs_the_gateway_as_a_non_root_user() -> None:
+    dockerfile = ROOT / "shared" / "llm" / "Dockerfile"
+    image = image_settings(dockerfile)
+    assert image["USER"] == "10001:10001"
+    assert image["EXPOSE"] == image["PORT"] == "8080"
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", text, re.M), "pin the base image"
+    assert 'CMD ["python", "-m", "shared.llm"]' in text
+    # The sidecar's pins: one aiohttp and one uvloop version in the repository.
+    sidecar = (ROOT / "sidecar" / "requirements.txt").read_text().splitlines()
+    for pin in (ROOT / "shared" / "llm" / "requirements.txt").read_text().splitlines():
+        if pin and not pin.startswith("#"):
+            assert pin in sidecar, pin

@@ -247,7 +247,7 @@ def test_one_thin_root_serves_every_environment(root: dict, environments: dict) 
 def test_each_environment_file_sets_what_the_root_needs(root: dict, environments: dict) -> None:
     declared = variables(root)
     # The pipeline passes these (bundle map file and the images it just pushed).
-    from_pipeline = {"function_sources", "sidecar_image", "theia_image"}
+    from_pipeline = {"function_sources", "sidecar_image", "theia_image", "llm_gateway_image"}
     required = {n for n, body in declared.items() if "default" not in body} - from_pipeline
     for env, values in environments.items():
         assert values["environment"] == env, f"{env}.tfvars names another environment"

@@ -11,14 +11,14 @@ import openai
 import pytest
 
 from devstack.llm import LocalGateway, run_gateway
-from shared.accounts import write_license
+from shared.accounts.licenses import write_license
 from shared.llm import keys
 from tests.conftest import bearer, register
 
 
 @pytest.fixture
 def gateway(services: Any) -> Iterator[LocalGateway]:
-    running = run_gateway(services, services.settings.public_url)
+    running = run_gateway(services)
     yield running
     running.stop()
 

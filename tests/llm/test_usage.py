@@ -71,6 +71,15 @@ def test_theia_settings_name_every_plan_model_with_gateway_and_key() -> None:
     assert aliases["default/code"]["selectedModel"] == "coditect/gpt-4.1-mini"
     pro = render_settings(models_for_plan("pro"), url, key)["ai-features.languageModelAliases"]
     assert pro["default/code"]["selectedModel"] == "coditect/claude-sonnet-4"
+    # Every alias Theia's agents use names one of the plan's models; Coditect's agent answers.
+    agent_aliases = {"default/universal", "default/code", "default/code-completion"}
+    for plan in ("free", "starter", "pro"):
+        rendered = render_settings(models_for_plan(plan), url, key)
+        named = rendered["ai-features.languageModelAliases"]
+        assert agent_aliases | {"default/summarize", "default/fast"} <= set(named)
+        ids = {c["id"] for c in rendered["ai-features.openAiCustom.customOpenAiModels"]}
+        assert {a["selectedModel"] for a in named.values()} <= ids
+        assert rendered["ai-features.chat.defaultChatAgent"] == "Coditect"
     secret = settings_secret("theia-settings", "u-1", {"app": "coditect"}, settings)
     kubernetes_validate.validate(secret, "1.31", strict=True)
     assert json.loads(base64.b64decode(secret["data"]["settings.json"])) == settings

@@ -8,6 +8,7 @@ import pytest
 
 from shared.provisioner.kube import KubeGateway
 from shared.provisioner.reconciler import Reconciler
+from shared.provisioner.theia import LlmAccess
 from tests.workspaces.conftest import kube, make_user, platform, ws_settings  # noqa: F401
 
 
@@ -55,6 +56,7 @@ def make_reconciler(services, kube, ws_settings):  # noqa: F811
             settings or ws_settings,
             public_url=services.settings.public_url,
             issuer=services.settings.issuer,
+            llm=LlmAccess(services.settings.llm_public_url, services.llm_key_secret),
         )
         return reconciler, gateway
 

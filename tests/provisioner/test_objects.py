@@ -5,15 +5,20 @@ from __future__ import annotations
 import base64
 import dataclasses
 import ipaddress
+import json
 
 import kubernetes_validate
 import pytest
 
+from shared.llm.theia_settings import models_for_plan, render_settings
 from shared.provisioner import objects as o
 from shared.provisioner.slugs import is_dns_label, label_value, safe_slug, user_namespace
 from shared.workspaces.config import WorkspaceSettings
 
 UID, TID, WID = "a" * 32, "b" * 32, "c" * 32
+GATEWAY = "https://app.example/api/llm/v1"
+LLM_KEY = "cdt_llm_0123456789abcdef01234567_" + "k" * 43
+THEIA = render_settings(models_for_plan("starter"), GATEWAY, LLM_KEY)
 SETTINGS = WorkspaceSettings(domain="ws.example.com", sidecar_image="registry.example/sidecar:1")
 WS = {
     "workspace_id": WID,
@@ -226,16 +231,20 @@ def test_pvc_does_not_wait_for_binding_and_uses_the_class():
     }
 
 
-def build() -> dict[str, dict]:
+def build_all() -> list[dict]:
     objs = o.user_objects(WS, SETTINGS, running=3, storage_gb=10, volumes=3)
-    objs += o.workspace_objects(
+    return objs + o.workspace_objects(
         WS,
         SETTINGS,
         activity_token="tok",
         public_url="https://app.example",
         issuer="https://app.example",
+        theia_settings=THEIA,
     )
-    return {obj["kind"]: obj for obj in objs}
+
+
+def build() -> dict[str, dict]:
+    return {obj["kind"]: obj for obj in build_all() if obj["metadata"]["name"] != f"ws-{WID}-theia"}
 
 
 def test_pod_is_locked_down_and_wired_to_the_sidecar():
@@ -272,12 +281,17 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
         "requests": {"cpu": "500m", "memory": "2Gi", "ephemeral-storage": "1Gi"},
         "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "5Gi"},
     }
-    # Theia writes only to the disk and two scratch directories; it never sees the credential.
-    assert theia["env"] == [{"name": "HOME", "value": "/home/coditect"}]
+    # Theia writes only to the disk and two scratch directories; it never sees the activity
+    # credential. Its settings (with the workspace's LLM key) are a whole Secret volume.
+    assert theia["env"] == [
+        {"name": "HOME", "value": "/home/coditect"},
+        {"name": "CODITECT_THEIA_SETTINGS", "value": "/etc/coditect/theia"},
+    ]
     assert theia["volumeMounts"] == [
         {"name": "home", "mountPath": "/home/project"},
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "user-home", "mountPath": "/home/coditect"},
+        {"name": "theia-settings", "mountPath": "/etc/coditect/theia", "readOnly": True},
     ]
     assert theia["livenessProbe"]["tcpSocket"] == {"port": 3000}
     assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
@@ -309,6 +323,10 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
             "name": "activity-token",
             "secret": {"secretName": f"ws-{WID}-activity", "defaultMode": 0o440},
         },
+        {
+            "name": "theia-settings",
+            "secret": {"secretName": f"ws-{WID}-theia", "defaultMode": 0o440},
+        },
     ]
 
 
@@ -324,7 +342,12 @@ def test_image_digests_are_pulled_if_not_present_and_need_no_checkov_skip():
     pod = next(
         obj
         for obj in o.workspace_objects(
-            WS, pinned, activity_token="tok", public_url="https://a.example", issuer="https://a"
+            WS,
+            pinned,
+            activity_token="tok",
+            public_url="https://a.example",
+            issuer="https://a",
+            theia_settings=THEIA,
         )
         if obj["kind"] == "Pod"
     )
@@ -418,8 +441,19 @@ def test_secret_holds_the_credential():
     assert base64.b64decode(secret["data"]["activity-token"]) == b"tok"
 
 
+def test_theia_settings_secret_carries_the_gateway_and_the_key():
+    secrets = {s["metadata"]["name"]: s for s in build_all() if s["kind"] == "Secret"}
+    assert list(secrets) == [f"ws-{WID}-activity", f"ws-{WID}-theia"]
+    settings = json.loads(base64.b64decode(secrets[f"ws-{WID}-theia"]["data"]["settings.json"]))
+    assert settings == THEIA
+    models = settings["ai-features.openAiCustom.customOpenAiModels"]
+    assert models and all(m["url"] == GATEWAY and m["apiKey"] == LLM_KEY for m in models)
+    assert secrets[f"ws-{WID}-theia"]["metadata"]["labels"]["coditect.dev/workspace"] == WID
+
+
 def test_every_object_is_labelled_and_valid_against_the_official_schema():
-    for kind, obj in build().items():
+    for obj in build_all():
+        kind = obj["kind"]
         labels = obj["metadata"]["labels"]
         assert labels["coditect.dev/user"] == UID and labels["coditect.dev/tenant"] == TID
         assert labels["app.kubernetes.io/managed-by"] == "coditect-provisioner"

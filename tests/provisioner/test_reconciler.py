@@ -67,7 +67,7 @@ RUNNING = {
     "resourcequotas": ["workspace-quota"],
     "limitranges": ["workspace-limits"],
     "networkpolicies": ["workspace-isolation"],
-    "secrets": ["ws-<wid>-activity"],
+    "secrets": ["ws-<wid>-activity", "ws-<wid>-theia"],
     "persistentvolumeclaims": ["ws-<wid>-home"],
     "pods": ["ws-<wid>"],
     "services": ["ws-<wid>"],
@@ -82,7 +82,7 @@ def test_first_start_is_watched_not_polled_and_cheap(services, make_user, make_r
     assert cluster_state(kube, user, wid) == {**RUNNING, "namespace": [f"u-{user.user_id}"]}
     assert "read Pod" not in gateway.calls
     assert gateway.calls.count("watch Pod") == 1
-    assert len(gateway.calls) <= 15, gateway.calls
+    assert len(gateway.calls) <= 16, gateway.calls
     ws = record(services, user, wid)
     assert ws["status"] == "ready" and ws["observed_generation"] == 1
     assert ws["running_since"] == services.clock.now()
@@ -109,8 +109,8 @@ def test_second_workspace_of_a_user_skips_the_namespace_setup(
         c.endswith(("ResourceQuota", "LimitRange", "ServiceAccount")) for c in gateway.calls
     )
     assert gateway.calls[2:4] == ["create NetworkPolicy", "read NetworkPolicy"]
-    # namespace 409 + read, network policy 409 + read, 5 objects, 2 watches
-    assert len(gateway.calls) == 11, gateway.calls
+    # namespace 409 + read, network policy 409 + read, 6 objects, 2 watches
+    assert len(gateway.calls) == 12, gateway.calls
     quota = kube.server.objects("resourcequotas", f"u-{user.user_id}")[0]
     assert quota["spec"]["hard"]["pods"] == "3"
 
@@ -138,7 +138,7 @@ def test_the_network_policy_is_restored_on_every_start(services, make_user, make
     assert len(spec["egress"]) == 2 and spec["egress"][1]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
 
 
-@pytest.mark.parametrize("step", range(1, 14))
+@pytest.mark.parametrize("step", range(1, 15))
 def test_a_crash_after_any_step_of_a_start_converges(
     step, services, make_user, make_reconciler, kube
 ):
@@ -152,12 +152,12 @@ def test_a_crash_after_any_step_of_a_start_converges(
     assert cluster_state(kube, user, wid) == {**RUNNING, "namespace": [f"u-{user.user_id}"]}
 
 
-def test_the_clean_start_makes_thirteen_calls(services, make_user, make_reconciler):
+def test_the_clean_start_makes_fourteen_calls(services, make_user, make_reconciler):
     # The parametrized crash test above covers every call of this sequence.
     user, wid = new_workspace(make_user)
     reconciler, gateway = make_reconciler()
     reconciler.reconcile(*ids(user, wid))
-    assert len(gateway.calls) == 13, gateway.calls
+    assert len(gateway.calls) == 14, gateway.calls
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_the_clean_start_makes_thirteen_calls(services, make_user, make_reconcil
         (
             "delete",
             "deleted",
-            6,
+            7,
             {
                 **RUNNING,
                 "pods": [],
@@ -393,10 +393,10 @@ def test_giving_up_removes_the_compute_and_says_why(
     user, wid = new_workspace(make_user)
     ns = f"u-{user.user_id}"
     # The last attempt dies right after the Service was created: the pod is already there.
-    crashing, gateway = make_reconciler(crash_after=10)
+    crashing, gateway = make_reconciler(crash_after=11)
     with pytest.raises(Crash):
         crashing.handle(message(user, wid, ws_settings.max_attempts))
-    assert gateway.calls[9] == "create Service"
+    assert gateway.calls[10] == "create Service"
     ws = record(services, user, wid)
     assert ws["status"] == "failed" and ws["reason"].startswith("gave up after 4 attempts")
     for resource in ("pods", "services", "ingresses"):
@@ -406,7 +406,7 @@ def test_giving_up_removes_the_compute_and_says_why(
     # An earlier attempt only raises, for a redelivery.
     user2, wid2 = new_workspace(make_user)
     with pytest.raises(Crash):
-        make_reconciler(crash_after=10)[0].handle(message(user2, wid2, 1))
+        make_reconciler(crash_after=11)[0].handle(message(user2, wid2, 1))
     assert record(services, user2, wid2)["status"] == "provisioning"
     assert len(kube.server.objects("pods", f"u-{user2.user_id}")) == 1
 

@@ -30,6 +30,17 @@ resource "google_compute_region_network_endpoint_group" "function" {
   }
 }
 
+# The LLM gateway (a Cloud Run service, not a function): /api/llm/v1/*.
+resource "google_compute_region_network_endpoint_group" "llm_gateway" {
+  project               = var.project_id
+  name                  = "llm-gateway"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+  cloud_run {
+    service = var.llm_gateway_service
+  }
+}
+
 resource "google_compute_security_policy" "edge" {
   project     = var.project_id
   name        = "coditect-${var.environment}-edge"
@@ -137,6 +148,24 @@ resource "google_compute_backend_service" "function" {
   }
 }
 
+resource "google_compute_backend_service" "llm_gateway" {
+  project               = var.project_id
+  name                  = "llm-gateway"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  security_policy       = google_compute_security_policy.edge.id
+
+  backend {
+    group = google_compute_region_network_endpoint_group.llm_gateway.id
+  }
+
+  # Request and response sizes and latency only: prompts travel in bodies, never logged.
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
 data "google_compute_network_endpoint_group" "workspaces" {
   for_each = toset(var.workspace_neg_zones)
   project  = var.project_id
@@ -233,6 +262,11 @@ resource "google_compute_url_map" "edge" {
           path_prefix_rewrite = "/index.html"
         }
       }
+    }
+    # /api/llm/usage stays with the llm function (above); the OpenAI-compatible API is here.
+    path_rule {
+      paths   = ["/api/llm/v1/*"]
+      service = google_compute_backend_service.llm_gateway.id
     }
   }
 

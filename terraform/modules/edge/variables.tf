@@ -78,3 +78,8 @@ variable "heartbeat_limit_per_minute" {
   type        = number
   default     = 120
 }
+
+variable "llm_gateway_service" {
+  description = "The LLM gateway's Cloud Run service name (modules/platform): the backend of /api/llm/v1/*."
+  type        = string
+}

@@ -75,10 +75,11 @@ locals {
       entry_point = "workspaces"
       trigger     = "http"
       paths       = ["/api/workspaces", "/api/workspaces/*"]
-      secrets     = ["jwt-signing-key"]
-      publishes   = true
-      resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = var.min_instances_public, max_instances = 50 }
-      env         = local.workspace_env
+      # A workspace's LLM key is issued with it (shared/llm/keys.py).
+      secrets   = ["jwt-signing-key", "llm-key-derivation-secret"]
+      publishes = true
+      resources = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = var.min_instances_public, max_instances = 50 }
+      env       = local.workspace_env
     }
     billing = {
       entry_point = "billing"
@@ -98,12 +99,23 @@ locals {
       resources   = { memory = "512Mi", cpu = "1", timeout = 60, concurrency = 20, min_instances = 0, max_instances = 20 }
       env         = local.billing_env
     }
+    # GET /api/llm/usage; the OpenAI-compatible /api/llm/v1/* is the gateway (llm_gateway.tf).
+    llm = {
+      entry_point = "llm"
+      trigger     = "http"
+      paths       = ["/api/llm/usage"]
+      secrets     = ["jwt-signing-key"]
+      publishes   = false
+      resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
+      env         = {}
+    }
     provisioner = {
       entry_point = "provisioner"
       trigger     = "pubsub"
       topic       = "workspace-reconcile"
       paths       = []
-      secrets     = []
+      # Re-derives each workspace's LLM key for Theia's settings Secret.
+      secrets = ["llm-key-derivation-secret"]
       # It only consumes workspace-reconcile: redelivery is Pub/Sub's (a failed push is retried).
       publishes = false
       # One reconcile at a time per instance keeps each convergence simple. The provisioner

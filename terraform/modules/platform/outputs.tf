@@ -53,3 +53,8 @@ output "access_log_bucket" {
   description = "Bucket of the storage access logs (the web app's bucket logs here too)."
   value       = google_storage_bucket.access_logs.name
 }
+
+output "llm_gateway_service" {
+  description = "The LLM gateway's Cloud Run service (the load balancer's /api/llm/v1/* backend)."
+  value       = google_cloud_run_v2_service.llm_gateway.name
+}

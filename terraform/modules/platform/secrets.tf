@@ -12,6 +12,15 @@ locals {
     "github-oauth-client-id",
     "github-oauth-client-secret",
     "smtp-password",
+    "llm-openai-api-key",
+    "llm-anthropic-api-key",
+    "llm-gemini-api-key",
+    "llm-mistral-api-key",
+    "llm-groq-api-key",
+    "llm-deepseek-api-key",
+    "llm-xai-api-key",
+    "llm-openrouter-api-key",
+    "llm-key-derivation-secret",
   ])
 
   # Files the functions mount. Neither holds a credential: the cluster file names the FoundationDB

@@ -147,6 +147,11 @@ variable "theia_image" {
   type        = string
 }
 
+variable "llm_gateway_image" {
+  description = "The LLM gateway image built from shared/llm/Dockerfile, tagged by commit (cloudbuild.yaml pushes it)."
+  type        = string
+}
+
 variable "nat_address_count" {
   description = "Reserved Cloud NAT addresses (64k ports each); modules/edge names each in a Cloud Armor expression, which allows few subexpressions."
   type        = number
