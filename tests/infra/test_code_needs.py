@@ -42,10 +42,27 @@ def module_file(module: str) -> Path | None:
     return None
 
 
+WIRING = ROOT / "shared" / "wiring.py"
+
+
+def _runtime_nodes(path: Path) -> list[ast.AST]:
+    """The nodes whose imports can run: ``if TYPE_CHECKING:`` blocks never do. In
+    shared/wiring.py only the module level counts: each area is imported inside its ``Services``
+    accessor, which runs only when a function uses that area (``uses_service`` sees the use)."""
+    module = tree(path)
+    skipped: set[int] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(n) for n in ast.walk(node)}
+        if path == WIRING and isinstance(node, ast.ClassDef):
+            skipped |= {id(n) for n in ast.walk(node)}
+    return [n for n in ast.walk(module) if id(n) not in skipped]
+
+
 def imported(path: Path) -> set[str]:
     """shared.* modules a file imports anywhere (top level or inside functions), with parents."""
     found: set[str] = set()
-    for node in ast.walk(tree(path)):
+    for node in _runtime_nodes(path):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
