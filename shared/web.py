@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +38,32 @@ class Reply:
 
 
 Handler = Callable[..., Reply]
+# Who may call a route: anyone, a user's bearer access token, or a workspace sidecar's credential.
+Auth = Literal["none", "bearer", "workspace"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a route promises, for the OpenAPI document (shared/openapi.py builds it on request).
+
+    ``responses`` maps each success status to its body model (``None``: no body, e.g. 204 or a
+    redirect). ``errors`` are the statuses the handler itself can answer; those every route of its
+    kind can answer (a JSON body's 400/413/415/422, a token's 401) are added by the document.
+    ``body`` is the model ``read_json`` validates with; ``raw_body`` a body read as bytes (a
+    signed webhook) that is documented as any JSON object.
+    """
+
+    method: str
+    path: str
+    summary: str
+    responses: Mapping[int, type[BaseModel] | None]
+    body: type[BaseModel] | None = None
+    raw_body: bool = False
+    errors: tuple[int, ...] = ()
+    auth: Auth = "none"
+    headers: tuple[str, ...] = ()  # request headers the route requires (e.g. Stripe-Signature)
+    query: tuple[str, ...] = ()  # query parameters it reads (all optional strings)
+    internal: bool = False  # not on the public origin (e.g. Cloud Scheduler's call)
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -52,10 +78,47 @@ class Router:
         self.function = function
         self.project = project
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        # Every route's promise; ``None`` for a route registered without one (a test refuses it).
+        self.operations: list[tuple[str, str, Operation | None]] = []
 
-    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(
+        self,
+        method: str,
+        pattern: str,
+        *,
+        summary: str = "",
+        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        body: type[BaseModel] | None = None,
+        raw_body: bool = False,
+        errors: tuple[int, ...] = (),
+        auth: Auth = "none",
+        headers: tuple[str, ...] = (),
+        query: tuple[str, ...] = (),
+        internal: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler; the keywords document it (no schema is built here: cold start)."""
+        method = method.upper()
+        operation = (
+            None
+            if responses is None
+            else Operation(
+                method,
+                pattern,
+                summary,
+                dict(responses),
+                body,
+                raw_body,
+                tuple(errors),
+                auth,
+                tuple(headers),
+                tuple(query),
+                internal,
+            )
+        )
+
         def register(handler: Handler) -> Handler:
-            self._routes.append((method.upper(), _compile(pattern), handler))
+            self._routes.append((method, _compile(pattern), handler))
+            self.operations.append((method, pattern, operation))
             return handler
 
         return register

@@ -14,6 +14,7 @@ from shared.accounts.requests import (
     VerifyEmailRequest,
 )
 from shared.accounts.users import public_user
+from shared.api import schemas as s
 from shared.errors import ApiError
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import Services, services
@@ -32,13 +33,22 @@ def mail_verification_link(svc: Services, user: UserRecord, token: str) -> bool:
     return send_email_verification(mail, svc.settings.public_url, user, token)
 
 
-@router.route("GET", "/.well-known/jwks.json")
+@router.route(
+    "GET", "/.well-known/jwks.json", summary="Public signing keys", responses={200: s.Jwks}
+)
 def jwks(request: Any) -> Reply:
     # Public keys change rarely; a short cache keeps verifiers fresh after a rotation.
     return Reply(200, services().tokens.jwks(), {"Cache-Control": "public, max-age=300"})
 
 
-@router.route("POST", "/api/auth/register")
+@router.route(
+    "POST",
+    "/api/auth/register",
+    summary="Sign up (a paid plan starts its Stripe subscription)",
+    body=RegisterRequest,
+    responses={201: s.Registered},
+    errors=(409,),
+)
 def register(request: Any) -> Reply:
     body = read_json(request, RegisterRequest)
     svc = services()
@@ -56,34 +66,68 @@ def register(request: Any) -> Reply:
     return Reply(201, {"user": public_user(user), **tokens.public(), "subscription": subscription})
 
 
-@router.route("POST", "/api/auth/login")
+@router.route(
+    "POST",
+    "/api/auth/login",
+    summary="Sign in with email and password (throttled)",
+    body=LoginRequest,
+    responses={200: s.SignedIn},
+    errors=(401, 429),
+)
 def login(request: Any) -> Reply:
     body = read_json(request, LoginRequest)
     user, tokens = services().accounts.login(body)
     return Reply(200, {"user": public_user(user), **tokens.public()})
 
 
-@router.route("POST", "/api/auth/refresh")
+@router.route(
+    "POST",
+    "/api/auth/refresh",
+    summary="Rotate a refresh token (reuse revokes its family)",
+    body=RefreshRequest,
+    responses={200: s.Tokens},
+    errors=(401,),
+)
 def refresh(request: Any) -> Reply:
     body = read_json(request, RefreshRequest)
     return Reply(200, services().accounts.refresh(body).public())
 
 
-@router.route("POST", "/api/auth/logout")
+@router.route(
+    "POST",
+    "/api/auth/logout",
+    summary="End a session",
+    body=RefreshRequest,
+    responses={204: None},
+    errors=(401,),
+)
 def logout(request: Any) -> Reply:
     body = read_json(request, RefreshRequest)
     services().accounts.logout(body)
     return Reply(204)
 
 
-@router.route("GET", "/api/auth/me")
+@router.route(
+    "GET",
+    "/api/auth/me",
+    summary="The caller, plan, limits and usage",
+    responses={200: s.Me},
+    auth="bearer",
+)
 def me(request: Any) -> Reply:
     accounts = services().accounts
     claims = accounts.authenticate(bearer_token(request))
     return Reply(200, accounts.me(claims))
 
 
-@router.route("POST", "/api/auth/verify-email")
+@router.route(
+    "POST",
+    "/api/auth/verify-email",
+    summary="Confirm the email with the mailed token",
+    body=VerifyEmailRequest,
+    responses={200: s.UserEnvelope},
+    auth="bearer",
+)
 def verify_email(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
@@ -91,7 +135,14 @@ def verify_email(request: Any) -> Reply:
     return Reply(200, {"user": public_user(svc.email_verifications.verify(claims, body.token))})
 
 
-@router.route("POST", "/api/auth/verify-email/resend")
+@router.route(
+    "POST",
+    "/api/auth/verify-email/resend",
+    summary="Mail the verification link again (throttled)",
+    responses={204: None},
+    errors=(429, 503),
+    auth="bearer",
+)
 def resend_verification(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
@@ -105,6 +156,18 @@ def resend_verification(request: Any) -> Reply:
                 status=503,
             )
     return Reply(204)
+
+
+@router.route(
+    "GET",
+    "/api/openapi.json",
+    summary="This document",
+    responses={200: s.OpenApiDocument},
+)
+def openapi(request: Any) -> Reply:
+    from shared.openapi import document  # built on first request: cold start stays small
+
+    return Reply(200, document(), {"Cache-Control": "public, max-age=300"})
 
 
 def handle(request: Any) -> Any:

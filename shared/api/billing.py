@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.api import schemas as s
+from shared.plans import CATALOG
 from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
@@ -22,17 +24,37 @@ def _claims(request: Any) -> Claims:
     return services().accounts.authenticate(bearer_token(request))
 
 
-@router.route("POST", "/api/billing/checkout")
+@router.route(
+    "POST",
+    "/api/billing/checkout",
+    summary="A Stripe Checkout URL for a paid plan",
+    body=CheckoutRequest,
+    responses={200: s.Url},
+    errors=(409, 502, 503),
+    auth="bearer",
+)
 def checkout(request: Any) -> Reply:
     claims = _claims(request)  # the token first: a stranger learns nothing from body errors
     body = read_json(request, CheckoutRequest)
     return Reply(200, {"url": services().billing.checkout_url(claims, body.plan)})
 
 
-@router.route("POST", "/api/billing/portal")
+@router.route(
+    "POST",
+    "/api/billing/portal",
+    summary="A Stripe billing portal URL",
+    responses={200: s.Url},
+    errors=(409, 422, 502, 503),
+    auth="bearer",
+)
 def portal(request: Any) -> Reply:
     claims = _claims(request)
     return Reply(200, {"url": services().billing.portal_url(claims)})
+
+
+@router.route("GET", "/api/plans", summary="The plan catalog", responses={200: s.PlanCatalog})
+def plans(request: Any) -> Reply:
+    return Reply(200, {"plans": [p.public() for p in CATALOG.values()]})
 
 
 def handle(request: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.accounts.users import public_user
+from shared.api import schemas as s
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
 from shared.oauth.cookie import COOKIE_NAME, clear_cookie_header
@@ -31,7 +32,13 @@ class ExchangeRequest(BaseModel):
     code: str = Field(min_length=1, max_length=256)
 
 
-@router.route("GET", "/api/auth/oauth/{provider}/start")
+@router.route(
+    "GET",
+    "/api/auth/oauth/{provider}/start",
+    summary="Redirect to Google or GitHub (state, PKCE, nonce)",
+    responses={302: None},
+    errors=(404,),
+)
 def start(request: Any, provider: str) -> Reply:
     service = services().oauth
     try:
@@ -47,7 +54,14 @@ def start(request: Any, provider: str) -> Reply:
     return Reply(302, None, {"Location": redirect.location, "Set-Cookie": redirect.set_cookie})
 
 
-@router.route("GET", "/api/auth/oauth/{provider}/callback")
+@router.route(
+    "GET",
+    "/api/auth/oauth/{provider}/callback",
+    summary="Sign in or sign up, then redirect to the app (with a one-time code or an error)",
+    responses={302: None},
+    errors=(404,),
+    query=("state", "code", "error"),
+)
 def callback(request: Any, provider: str) -> Reply:
     service = services().oauth
     if provider not in PROVIDERS:
@@ -69,7 +83,13 @@ def callback(request: Any, provider: str) -> Reply:
     return Reply(302, None, {"Location": location, **headers})
 
 
-@router.route("POST", "/api/auth/oauth/exchange")
+@router.route(
+    "POST",
+    "/api/auth/oauth/exchange",
+    summary="Trade the one-time code for tokens",
+    body=ExchangeRequest,
+    responses={200: s.OAuthSignedIn},
+)
 def exchange(request: Any) -> Reply:
     body = read_json(request, ExchangeRequest)
     user, tokens, sign_in = services().oauth.exchange(body.code)

@@ -44,7 +44,7 @@ locals {
     auth = {
       entry_point = "auth"
       trigger     = "http"
-      paths       = ["/api/auth/*", "/.well-known/jwks.json"]
+      paths       = ["/api/auth/*", "/.well-known/jwks.json", "/api/openapi.json"]
       # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py); sign-up
       # and resend mail the email-verification link (shared/mail.py).
       secrets   = ["jwt-signing-key", "stripe-api-key", "smtp-password"]
@@ -74,7 +74,7 @@ locals {
     billing = {
       entry_point = "billing"
       trigger     = "http"
-      paths       = ["/api/billing/*"]
+      paths       = ["/api/billing/*", "/api/plans"]
       secrets     = ["jwt-signing-key", "stripe-api-key"]
       publishes   = false
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
