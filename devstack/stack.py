@@ -95,6 +95,13 @@ class Dispatcher:
                 {"error": {"code": "starting", "message": "the local stack is still starting"}},
                 [("Retry-After", "1")],
             )
+        if path in ("/healthz", "/readyz") and environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self._json(
+                start_response,
+                "405 Method Not Allowed",
+                {"error": {"code": "method_not_allowed", "message": "method not allowed"}},
+                [("Allow", "GET, HEAD")],
+            )
         if path == "/readyz":  # what scripts wait on: 200 only once every component started
             return self._json(start_response, "200 OK", {**self._health(), "status": "ready"})
         for prefix, app in self._routes:

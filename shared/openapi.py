@@ -133,11 +133,23 @@ def _operation(op: Operation, ref: Any, error: dict[str, Any]) -> dict[str, Any]
         "tags": [op.path.split("/")[2] if op.path.startswith("/api/") else "platform"],
     }
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETER}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": list(op.choices[name])}
+            if name in op.choices
+            else PATH_PARAMETER,
+        }
         for name in re.findall(r"\{(\w+)\}", op.path)
     ]
     parameters += [
-        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        }
         for name in op.headers
     ]
     parameters += [

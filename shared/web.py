@@ -63,6 +63,7 @@ class Operation:
     auth: Auth = "none"
     headers: tuple[str, ...] = ()  # request headers the route requires (e.g. Stripe-Signature)
     query: tuple[str, ...] = ()  # query parameters it reads (all optional strings)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # path values allowed
     internal: bool = False  # not on the public origin (e.g. Cloud Scheduler's call)
 
 
@@ -94,6 +95,7 @@ class Router:
         auth: Auth = "none",
         headers: tuple[str, ...] = (),
         query: tuple[str, ...] = (),
+        choices: Mapping[str, tuple[str, ...]] | None = None,
         internal: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a handler; the keywords document it (no schema is built here: cold start)."""
@@ -112,6 +114,7 @@ class Router:
                 auth,
                 tuple(headers),
                 tuple(query),
+                dict(choices or {}),
                 internal,
             )
         )
@@ -171,6 +174,24 @@ class Router:
             headers=headers,
             mimetype="application/json",
         )
+
+
+def framework_error(error: Exception) -> Any:
+    """A request the framework answered before any Router saw it (e.g. a path with a newline,
+    which its ``/<path:path>`` rule does not match): the contract's JSON error, not an HTML page.
+    Each HTTP function registers it with ``functions_framework.errorhandler(HTTPException)``."""
+    from flask import Response
+    from werkzeug.exceptions import HTTPException
+
+    status = error.code if isinstance(error, HTTPException) and error.code else 500
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status) or re.sub(
+        r"\W+", "_", getattr(error, "name", "error").lower()
+    ).strip("_")
+    message = getattr(error, "description", None) or "request refused"
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return Response(
+        body, status=status, mimetype="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def read_json(request: Any, model: type[M], max_bytes: int | None = None) -> M:

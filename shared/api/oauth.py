@@ -38,6 +38,7 @@ class ExchangeRequest(BaseModel):
     summary="Redirect to Google or GitHub (state, PKCE, nonce)",
     responses={302: None},
     errors=(404,),
+    choices={"provider": PROVIDERS},
 )
 def start(request: Any, provider: str) -> Reply:
     service = services().oauth
@@ -61,6 +62,7 @@ def start(request: Any, provider: str) -> Reply:
     responses={302: None},
     errors=(404,),
     query=("state", "code", "error"),
+    choices={"provider": PROVIDERS},
 )
 def callback(request: Any, provider: str) -> Reply:
     service = services().oauth
