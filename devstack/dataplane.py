@@ -441,13 +441,16 @@ def start(stack: Any) -> Callable[[], None]:
         f"local data plane: a sidecar + placeholder IDE per ready workspace on {HOST} "
         f"(logs in {os.path.abspath(plane.dir)})"
     )
-    # Before the stack says it is ready: a workspace recorded ready must answer on its URL.
-    resumed = resume_ready(plane, services.db, services.clock)
-    if resumed:
-        stack.started.append(f"local data plane: {resumed} ready workspace(s) answer again")
 
     def stop() -> None:
         services.hooks = None
         plane.close()
 
+    try:  # before the stack says it is ready: a workspace recorded ready answers on its URL
+        resumed = resume_ready(plane, services.db, services.clock)
+    except BaseException:
+        stop()  # this component is not in the stack's list yet: end what it started
+        raise
+    if resumed:
+        stack.started.append(f"local data plane: {resumed} ready workspace(s) answer again")
     return stop
