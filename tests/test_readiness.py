@@ -124,12 +124,15 @@ def test_after_a_restart_every_launch_url_handed_out_answers(tmp_path):
         until = time.monotonic() + 8  # past the provisioner's resync of both workspaces
         while time.monotonic() < until:
             for wid, headers in wids_of.items():
-                ws = second.get(headers, wid)
+                # Generous timeouts: this machine may be slow; what matters is that it answers.
+                base = f"{second.url}/api/workspaces/{wid}"
+                ws = requests.get(base, headers=headers, timeout=60).json()["workspace"]
                 # Recorded ready at once: the stack was not ready before their sidecars were.
                 assert ws["status"] == "ready", ws
-                url = second.launch(headers, wid)
-                target, host = loopback(url)
-                hop = requests.get(target, headers=host, allow_redirects=False, timeout=5)
+                answer = requests.post(f"{base}/launch", headers=headers, timeout=60)
+                assert answer.status_code == 200, answer.text
+                target, host = loopback(answer.json()["url"])
+                hop = requests.get(target, headers=host, allow_redirects=False, timeout=60)
                 assert hop.status_code == 303 and hop.headers["Location"] == "/", hop.text
                 launched += 1
             time.sleep(0.05)
