@@ -13,6 +13,7 @@ from shared.llm import metering
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import TENANTS
+from shared.tokens import Claims
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 monthly_requests = metering.monthly_requests
@@ -43,7 +44,7 @@ class UsageService:
     db: Database
     clock: Clock
 
-    def report(self, claims: dict[str, Any], period: str | None) -> dict[str, Any]:
+    def report(self, claims: Claims, period: str | None) -> dict[str, Any]:
         tenant_id = claims["tid"]
         now = self.clock.now()
         period = period or metering.month_of(now)
