@@ -89,6 +89,16 @@ locals {
       resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
       env         = local.billing_env
     }
+    # GET /api/llm/usage: the tenant's metered LLM use (the gateway itself runs on Cloud Run).
+    llm = {
+      entry_point = "llm"
+      trigger     = "http"
+      paths       = ["/api/llm/usage"]
+      secrets     = ["jwt-signing-key"]
+      publishes   = false
+      resources   = { memory = "512Mi", cpu = "1", timeout = 30, concurrency = 40, min_instances = 0, max_instances = 20 }
+      env         = {}
+    }
     stripe_webhook = {
       entry_point = "stripe_webhook"
       trigger     = "http"
