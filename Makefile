@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt sidecar/requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 
-.PHONY: dev test install lint ide web web-check bench-llm
+.PHONY: dev test install lint ide web web-check bench-llm fuzz
 
 $(STAMP): $(REQS)
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,11 @@ ide:
 # .venv-litellm, never into .venv); prints the table in docs/llm.md.
 bench-llm: install
 	$(BIN)/python bench/llm_bench.py --requests 200 --streams 20 --seconds 5
+
+# The long fuzzing run: schemathesis over /api/openapi.json against a fresh local stack, 200
+# examples per operation and fuzzing until 15 minutes are spent (FUZZ_EXAMPLES, FUZZ_SECONDS).
+FUZZ_EXAMPLES ?= 200
+FUZZ_SECONDS ?= 900
+fuzz: install
+	CODITECT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CODITECT_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		$(BIN)/python -m pytest -s -o timeout=0 tests/fuzz

@@ -141,17 +141,21 @@ class LocalDataPlane:
 
     # == hooks ====================================================================================
     def workspace_url(self, ws: dict[str, Any]) -> str | None:
+        self.serve(ws)
+        return local_url(ws["workspace_id"], self._port(ws["workspace_id"]))
+
+    def serve(self, ws: dict[str, Any]) -> Running | None:
+        """``ensure`` on the workspace's port, or on another if that one would not bind."""
         wid = ws["workspace_id"]
         for _ in range(3):
             port = self._port(wid)
             try:
-                self.ensure(ws)
-                break
+                return self.ensure(ws)
             except StartFailed as error:
                 # Most likely the port was taken between choosing and binding: choose again.
                 log.error(str(error), extra={"fields": {"workspace_id": wid}})
                 self._forget_port(wid, port)
-        return local_url(wid, self._port(wid))
+        return None
 
     def on_status(self, ws: dict[str, Any], status: str) -> None:
         wid = ws["workspace_id"]
@@ -447,6 +451,7 @@ def local_url(wid: str, port: int) -> str:
 def start(stack: Any) -> Callable[[], None]:
     """COMPONENT for devstack.stack; listed before the workspaces component so the hooks are in
     place before its resync re-checks running workspaces."""
+    from devstack.dataplane_resume import resume_ready
     from devstack.workspaces import install_hooks
 
     if stack.settings.kubeconfig:
@@ -472,4 +477,11 @@ def start(stack: Any) -> Callable[[], None]:
         services.hooks = None
         plane.close()
 
+    try:  # before the stack says it is ready: a workspace recorded ready answers on its URL
+        resumed = resume_ready(plane, services.db, services.clock)
+    except BaseException:
+        stop()  # this component is not in the stack's list yet: end what it started
+        raise
+    if resumed:
+        stack.started.append(f"local data plane: {resumed} ready workspace(s) answer again")
     return stop

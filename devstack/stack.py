@@ -37,7 +37,7 @@ class HttpFunction:
 
 # The URL map of the production load balancer, in one place for the local origin too.
 HTTP_FUNCTIONS = (
-    HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json")),
+    HttpFunction("auth", ("/api/auth/", "/.well-known/jwks.json", "/api/openapi.json")),
     HttpFunction("oauth", ("/api/auth/oauth/",)),
     HttpFunction("billing", ("/api/billing/", "/api/plans")),
     HttpFunction("stripe_webhook", ("/webhooks/stripe",)),
@@ -117,6 +117,15 @@ class Dispatcher:
                 {"error": {"code": "starting", "message": "the local stack is still starting"}},
                 [("Retry-After", "1")],
             )
+        if path in ("/healthz", "/readyz") and environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self._json(
+                start_response,
+                "405 Method Not Allowed",
+                {"error": {"code": "method_not_allowed", "message": "method not allowed"}},
+                [("Allow", "GET, HEAD")],
+            )
+        if path == "/readyz":  # what scripts wait on: 200 only once every component started
+            return self._json(start_response, "200 OK", {**self._health(), "status": "ready"})
         for prefix, app in self._routes:
             if path.startswith(prefix) or path == prefix.rstrip("/"):
                 return app(environ, start_response)

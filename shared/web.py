@@ -11,9 +11,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,6 +45,33 @@ class Reply:
 
 
 Handler = Callable[..., Reply]
+# Who may call a route: anyone, a user's bearer access token, or a workspace sidecar's credential.
+Auth = Literal["none", "bearer", "workspace"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a route promises, for the OpenAPI document (shared/openapi.py builds it on request).
+
+    ``responses`` maps each success status to its body model (``None``: no body, e.g. 204 or a
+    redirect). ``errors`` are the statuses the handler itself can answer; those every route of its
+    kind can answer (a JSON body's 400/413/415/422, a token's 401) are added by the document.
+    ``body`` is the model ``read_json`` validates with; ``raw_body`` a body read as bytes (a
+    signed webhook) that is documented as any JSON object.
+    """
+
+    method: str
+    path: str
+    summary: str
+    responses: Mapping[int, type[BaseModel] | None]
+    body: type[BaseModel] | None = None
+    raw_body: bool = False
+    errors: tuple[int, ...] = ()
+    auth: Auth = "none"
+    headers: tuple[str, ...] = ()  # request headers the route requires (e.g. Stripe-Signature)
+    query: tuple[str, ...] = ()  # query parameters it reads (all optional strings)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # path values allowed
+    internal: bool = False  # not on the public origin (e.g. Cloud Scheduler's call)
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -59,10 +86,49 @@ class Router:
         self.function = function
         self.project = project
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        # Every route's promise; ``None`` for a route registered without one (a test refuses it).
+        self.operations: list[tuple[str, str, Operation | None]] = []
 
-    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(
+        self,
+        method: str,
+        pattern: str,
+        *,
+        summary: str = "",
+        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        body: type[BaseModel] | None = None,
+        raw_body: bool = False,
+        errors: tuple[int, ...] = (),
+        auth: Auth = "none",
+        headers: tuple[str, ...] = (),
+        query: tuple[str, ...] = (),
+        choices: Mapping[str, tuple[str, ...]] | None = None,
+        internal: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler; the keywords document it (no schema is built here: cold start)."""
+        method = method.upper()
+        operation = (
+            None
+            if responses is None
+            else Operation(
+                method,
+                pattern,
+                summary,
+                dict(responses),
+                body,
+                raw_body,
+                tuple(errors),
+                auth,
+                tuple(headers),
+                tuple(query),
+                dict(choices or {}),
+                internal,
+            )
+        )
+
         def register(handler: Handler) -> Handler:
-            self._routes.append((method.upper(), _compile(pattern), handler))
+            self._routes.append((method, _compile(pattern), handler))
+            self.operations.append((method, pattern, operation))
             return handler
 
         return register
@@ -70,13 +136,18 @@ class Router:
     def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self._healthz, {}
-        allowed = []
-        for route_method, regex, handler in self._routes:
-            found = regex.match(path)
-            if found:
-                if route_method == method or (route_method == "GET" and method == "HEAD"):
-                    return handler, found.groupdict()
-                allowed.append(route_method)
+        matches = [
+            (route_method, handler, found.groupdict())
+            for route_method, regex, handler in self._routes
+            if (found := regex.match(path))
+        ]
+        # The most literal patterns win: /connections/{provider}/link is not a {subject}.
+        fewest = min((len(params) for _, _, params in matches), default=0)
+        matches = [match for match in matches if len(match[2]) == fewest]
+        for route_method, handler, params in matches:
+            if route_method == method or (route_method == "GET" and method == "HEAD"):
+                return handler, params
+        allowed = [route_method for route_method, _, _ in matches]
         if allowed:
             raise ApiError(
                 "method not allowed",
@@ -128,6 +199,24 @@ class Router:
             headers=headers,
             mimetype="application/json",
         )
+
+
+def framework_error(error: Exception) -> Any:
+    """A request the framework answered before any Router saw it (e.g. a path with a newline,
+    which its ``/<path:path>`` rule does not match): the contract's JSON error, not an HTML page.
+    Each HTTP function registers it with ``functions_framework.errorhandler(HTTPException)``."""
+    from flask import Response
+    from werkzeug.exceptions import HTTPException
+
+    status = error.code if isinstance(error, HTTPException) and error.code else 500
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status) or re.sub(
+        r"\W+", "_", getattr(error, "name", "error").lower()
+    ).strip("_")
+    message = getattr(error, "description", None) or "request refused"
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return Response(
+        body, status=status, mimetype="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def read_json(request: Any, model: type[M], max_bytes: int | None = None) -> M:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 
 @functions_framework.http
@@ -10,3 +11,10 @@ def stripe_webhook(request: Any) -> Any:
     from shared.api.stripe_webhook import handle  # imported on first request: small cold start
 
     return handle(request)
+
+
+@functions_framework.errorhandler(HTTPException)
+def framework_error(error: HTTPException) -> Any:
+    from shared.web import framework_error as json_error  # the contract's shape, not HTML
+
+    return json_error(error)

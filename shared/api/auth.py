@@ -24,6 +24,7 @@ from shared.accounts.requests import (
     VerifyEmailRequest,
 )
 from shared.accounts.users import public_user
+from shared.api import schemas as s
 from shared.errors import ApiError, NotFound
 from shared.oauth.config import PROVIDERS
 from shared.tokens import Claims
@@ -44,13 +45,22 @@ def mail_verification_link(svc: Services, user: UserRecord, token: str) -> bool:
     return send_email_verification(mail, svc.settings.public_url, user, token)
 
 
-@router.route("GET", "/.well-known/jwks.json")
+@router.route(
+    "GET", "/.well-known/jwks.json", summary="Public signing keys", responses={200: s.Jwks}
+)
 def jwks(request: Any) -> Reply:
     # Public keys change rarely; a short cache keeps verifiers fresh after a rotation.
     return Reply(200, services().tokens.jwks(), {"Cache-Control": "public, max-age=300"})
 
 
-@router.route("POST", "/api/auth/register")
+@router.route(
+    "POST",
+    "/api/auth/register",
+    summary="Sign up (a paid plan starts its Stripe subscription)",
+    body=RegisterRequest,
+    responses={201: s.Registered},
+    errors=(409,),
+)
 def register(request: Any) -> Reply:
     remember_client(request)
     body = read_json(request, RegisterRequest)
@@ -69,7 +79,14 @@ def register(request: Any) -> Reply:
     return Reply(201, {"user": public_user(user), **tokens.public(), "subscription": subscription})
 
 
-@router.route("POST", "/api/auth/login")
+@router.route(
+    "POST",
+    "/api/auth/login",
+    summary="Sign in with email and password (throttled)",
+    body=LoginRequest,
+    responses={200: s.SignedIn},
+    errors=(401, 429),
+)
 def login(request: Any) -> Reply:
     remember_client(request)
     body = read_json(request, LoginRequest)
@@ -79,28 +96,55 @@ def login(request: Any) -> Reply:
     return Reply(200, {"user": public_user(user), **tokens.public()})
 
 
-@router.route("POST", "/api/auth/refresh")
+@router.route(
+    "POST",
+    "/api/auth/refresh",
+    summary="Rotate a refresh token (reuse revokes its family)",
+    body=RefreshRequest,
+    responses={200: s.Tokens},
+    errors=(401,),
+)
 def refresh(request: Any) -> Reply:
     remember_client(request)
     body = read_json(request, RefreshRequest)
     return Reply(200, services().accounts.refresh(body).public())
 
 
-@router.route("POST", "/api/auth/logout")
+@router.route(
+    "POST",
+    "/api/auth/logout",
+    summary="End a session",
+    body=RefreshRequest,
+    responses={204: None},
+    errors=(401,),
+)
 def logout(request: Any) -> Reply:
     body = read_json(request, RefreshRequest)
     services().accounts.logout(body)
     return Reply(204)
 
 
-@router.route("GET", "/api/auth/me")
+@router.route(
+    "GET",
+    "/api/auth/me",
+    summary="The caller, plan, limits and usage",
+    responses={200: s.Me},
+    auth="bearer",
+)
 def me(request: Any) -> Reply:
     accounts = services().accounts
     claims = accounts.authenticate(bearer_token(request), scope="read")
     return Reply(200, accounts.me(claims))
 
 
-@router.route("POST", "/api/auth/verify-email")
+@router.route(
+    "POST",
+    "/api/auth/verify-email",
+    summary="Confirm the email with the mailed token",
+    body=VerifyEmailRequest,
+    responses={200: s.UserEnvelope},
+    auth="bearer",
+)
 def verify_email(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
@@ -108,7 +152,14 @@ def verify_email(request: Any) -> Reply:
     return Reply(200, {"user": public_user(svc.email_verifications.verify(claims, body.token))})
 
 
-@router.route("POST", "/api/auth/verify-email/resend")
+@router.route(
+    "POST",
+    "/api/auth/verify-email/resend",
+    summary="Mail the verification link again (throttled)",
+    responses={204: None},
+    errors=(429, 503),
+    auth="bearer",
+)
 def resend_verification(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))
@@ -131,20 +182,41 @@ def signed_in(request: Any) -> tuple[Services, Claims]:
     return svc, svc.accounts.authenticate(bearer_token(request))
 
 
-@router.route("GET", "/api/auth/sessions")
+@router.route(
+    "GET",
+    "/api/auth/sessions",
+    summary="The account's sign-in sessions",
+    responses={200: s.SessionList},
+    errors=(403,),
+    auth="bearer",
+)
 def list_sessions(request: Any) -> Reply:
     svc, claims = signed_in(request)
     return Reply(200, {"sessions": svc.sessions.list(claims)})
 
 
-@router.route("DELETE", "/api/auth/sessions/{session_id}")
+@router.route(
+    "DELETE",
+    "/api/auth/sessions/{session_id}",
+    summary="End one session",
+    responses={204: None},
+    errors=(403, 404),
+    auth="bearer",
+)
 def revoke_session(request: Any, session_id: str) -> Reply:
     svc, claims = signed_in(request)
     svc.sessions.revoke(claims, session_id)
     return Reply(204)
 
 
-@router.route("POST", "/api/auth/sessions/revoke-all")
+@router.route(
+    "POST",
+    "/api/auth/sessions/revoke-all",
+    summary="Sign out everywhere (every session, IDE session and older access token)",
+    responses={204: None},
+    errors=(403,),
+    auth="bearer",
+)
 def sign_out_everywhere(request: Any) -> Reply:
     svc, claims = signed_in(request)
     svc.sessions.sign_out_everywhere(claims)
@@ -152,7 +224,14 @@ def sign_out_everywhere(request: Any) -> Reply:
 
 
 # -- passwords -----------------------------------------------------------------------------------
-@router.route("POST", "/api/auth/password/reset")
+@router.route(
+    "POST",
+    "/api/auth/password/reset",
+    summary="Mail a password reset link (the same answer whether or not the account exists)",
+    body=PasswordResetRequest,
+    responses={202: s.Accepted},
+    errors=(429,),
+)
 def request_password_reset(request: Any) -> Reply:
     client = remember_client(request)
     body = read_json(request, PasswordResetRequest)
@@ -165,7 +244,13 @@ def request_password_reset(request: Any) -> Reply:
     return Reply(202, {"status": "if the address has an account, a reset link is on its way"})
 
 
-@router.route("POST", "/api/auth/password/reset/confirm")
+@router.route(
+    "POST",
+    "/api/auth/password/reset/confirm",
+    summary="Set a new password from the mailed link (every session ends)",
+    body=PasswordResetConfirm,
+    responses={204: None},
+)
 def confirm_password_reset(request: Any) -> Reply:
     body = read_json(request, PasswordResetConfirm)
     svc = services()
@@ -174,7 +259,15 @@ def confirm_password_reset(request: Any) -> Reply:
     return Reply(204)
 
 
-@router.route("POST", "/api/auth/password/change")
+@router.route(
+    "POST",
+    "/api/auth/password/change",
+    summary="Change the password (other sessions end)",
+    body=PasswordChangeRequest,
+    responses={204: None},
+    errors=(403, 409, 429),
+    auth="bearer",
+)
 def change_password(request: Any) -> Reply:
     svc, claims = signed_in(request)
     body = read_json(request, PasswordChangeRequest)
@@ -183,7 +276,15 @@ def change_password(request: Any) -> Reply:
     return Reply(204)
 
 
-@router.route("POST", "/api/auth/password/set")
+@router.route(
+    "POST",
+    "/api/auth/password/set",
+    summary="Set a first password on a Google/GitHub-only account",
+    body=PasswordSetRequest,
+    responses={204: None},
+    errors=(403, 409),
+    auth="bearer",
+)
 def set_password(request: Any) -> Reply:
     svc, claims = signed_in(request)
     body = read_json(request, PasswordSetRequest)
@@ -193,13 +294,28 @@ def set_password(request: Any) -> Reply:
 
 
 # -- connected accounts --------------------------------------------------------------------------
-@router.route("GET", "/api/auth/connections")
+@router.route(
+    "GET",
+    "/api/auth/connections",
+    summary="Linked Google/GitHub identities and whether the account has a password",
+    responses={200: s.ConnectionList},
+    errors=(403,),
+    auth="bearer",
+)
 def list_connections(request: Any) -> Reply:
     svc, claims = signed_in(request)
     return Reply(200, svc.connections.list(claims))
 
 
-@router.route("POST", "/api/auth/connections/{provider}/link")
+@router.route(
+    "POST",
+    "/api/auth/connections/{provider}/link",
+    summary="Start linking a Google/GitHub identity (the URL to send the browser to)",
+    responses={200: s.Url},
+    errors=(403, 404, 409),
+    auth="bearer",
+    choices={"provider": PROVIDERS},
+)
 def link_connection(request: Any, provider: str) -> Reply:
     """Starts the provider's flow for the signed-in user: the app sends the browser to ``url``
     (this answer's cookie is the flow's state, as /start sets it)."""
@@ -211,7 +327,15 @@ def link_connection(request: Any, provider: str) -> Reply:
     return Reply(200, {"url": redirect.location}, {}, redirect.cookies)
 
 
-@router.route("DELETE", "/api/auth/connections/{provider}/{subject}")
+@router.route(
+    "DELETE",
+    "/api/auth/connections/{provider}/{subject}",
+    summary="Unlink a Google/GitHub identity (never the last sign-in method)",
+    responses={204: None},
+    errors=(403, 404, 409),
+    auth="bearer",
+    choices={"provider": PROVIDERS},
+)
 def unlink_connection(request: Any, provider: str, subject: str) -> Reply:
     svc, claims = signed_in(request)
     svc.connections.unlink(claims, provider, subject)
@@ -219,20 +343,42 @@ def unlink_connection(request: Any, provider: str, subject: str) -> Reply:
 
 
 # -- personal API tokens -------------------------------------------------------------------------
-@router.route("POST", "/api/auth/tokens")
+@router.route(
+    "POST",
+    "/api/auth/tokens",
+    summary="Create a personal API token (its secret is shown once)",
+    body=CreateApiTokenRequest,
+    responses={201: s.ApiTokenCreated},
+    errors=(403, 409),
+    auth="bearer",
+)
 def create_api_token(request: Any) -> Reply:
     svc, claims = signed_in(request)
     body = read_json(request, CreateApiTokenRequest)
     return Reply(201, svc.api_tokens.create(claims, body.name, body.scope, body.expires_in_days))
 
 
-@router.route("GET", "/api/auth/tokens")
+@router.route(
+    "GET",
+    "/api/auth/tokens",
+    summary="The account's personal API tokens (no secrets)",
+    responses={200: s.ApiTokenList},
+    errors=(403,),
+    auth="bearer",
+)
 def list_api_tokens(request: Any) -> Reply:
     svc, claims = signed_in(request)
     return Reply(200, {"tokens": svc.api_tokens.list(claims)})
 
 
-@router.route("DELETE", "/api/auth/tokens/{token_id}")
+@router.route(
+    "DELETE",
+    "/api/auth/tokens/{token_id}",
+    summary="Revoke a personal API token",
+    responses={204: None},
+    errors=(403, 404),
+    auth="bearer",
+)
 def revoke_api_token(request: Any, token_id: str) -> Reply:
     svc, claims = signed_in(request)
     svc.api_tokens.revoke(claims, token_id)
@@ -240,7 +386,15 @@ def revoke_api_token(request: Any, token_id: str) -> Reply:
 
 
 # -- deletion and export -------------------------------------------------------------------------
-@router.route("POST", "/api/auth/delete-account")
+@router.route(
+    "POST",
+    "/api/auth/delete-account",
+    summary="Delete the account, its workspaces and subscription",
+    body=DeleteAccountRequest,
+    responses={204: None},
+    errors=(403, 429, 502, 503),
+    auth="bearer",
+)
 def delete_account(request: Any) -> Reply:
     svc, claims = signed_in(request)
     body = read_json(request, DeleteAccountRequest)
@@ -258,7 +412,14 @@ def delete_account(request: Any) -> Reply:
     return Reply(204)
 
 
-@router.route("GET", "/api/auth/export")
+@router.route(
+    "GET",
+    "/api/auth/export",
+    summary="The account's data as a JSON download",
+    responses={200: s.AccountExport},
+    errors=(403,),
+    auth="bearer",
+)
 def export_account(request: Any) -> Reply:
     svc, claims = signed_in(request)
     return Reply(
@@ -275,6 +436,18 @@ def deletion_notice() -> tuple[str, str]:
         "records the law requires are kept as our privacy notice says.\n"
     )
     return "Your Coditect account was deleted", text
+
+
+@router.route(
+    "GET",
+    "/api/openapi.json",
+    summary="This document",
+    responses={200: s.OpenApiDocument},
+)
+def openapi(request: Any) -> Reply:
+    from shared.openapi import document  # built on first request: cold start stays small
+
+    return Reply(200, document(), {"Cache-Control": "public, max-age=300"})
 
 
 def handle(request: Any) -> Any:

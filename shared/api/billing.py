@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.api import schemas as s
+from shared.plans import CATALOG
 from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
@@ -23,20 +25,42 @@ def _claims(request: Any) -> Claims:
     return services().accounts.authenticate(bearer_token(request))
 
 
-@router.route("POST", "/api/billing/checkout")
+@router.route(
+    "POST",
+    "/api/billing/checkout",
+    summary="A Stripe Checkout URL for a paid plan",
+    body=CheckoutRequest,
+    responses={200: s.Url},
+    errors=(409, 502, 503),
+    auth="bearer",
+)
 def checkout(request: Any) -> Reply:
     claims = _claims(request)  # the token first: a stranger learns nothing from body errors
     body = read_json(request, CheckoutRequest)
     return Reply(200, {"url": services().billing.checkout_url(claims, body.plan)})
 
 
-@router.route("POST", "/api/billing/portal")
+@router.route(
+    "POST",
+    "/api/billing/portal",
+    summary="A Stripe billing portal URL",
+    responses={200: s.Url},
+    errors=(409, 422, 502, 503),
+    auth="bearer",
+)
 def portal(request: Any) -> Reply:
     claims = _claims(request)
     return Reply(200, {"url": services().billing.portal_url(claims)})
 
 
-@router.route("GET", "/api/billing/invoices")
+@router.route(
+    "GET",
+    "/api/billing/invoices",
+    summary="The subscription, past invoices and the next one",
+    responses={200: s.BillingSummary},
+    errors=(502, 503),
+    auth="bearer",
+)
 def invoices(request: Any) -> Reply:
     from shared.billing.invoices import billing_summary
 
@@ -44,10 +68,8 @@ def invoices(request: Any) -> Reply:
     return Reply(200, billing_summary(services().billing, claims), {"Cache-Control": "no-store"})
 
 
-@router.route("GET", "/api/plans")
+@router.route("GET", "/api/plans", summary="The plan catalog", responses={200: s.PlanCatalog})
 def plans(request: Any) -> Reply:
-    from shared.plans import CATALOG
-
     # Public and the same for everyone: the landing page's pricing cards read it.
     body = {"currency": "usd", "plans": [plan.public() for plan in CATALOG.values()]}
     return Reply(200, body, {"Cache-Control": "public, max-age=300"})

@@ -13,7 +13,15 @@ log = logging.getLogger("coditect.idle_cleanup")
 router = Router("idle_cleanup")
 
 
-@router.route("POST", "/")
+@router.route(
+    "POST",
+    "/",
+    summary="Stop idle workspaces (Cloud Scheduler, with an OIDC token)",
+    responses={200: None},
+    errors=(403,),
+    auth="bearer",
+    internal=True,
+)
 def run(request: Any) -> Reply:
     svc = services()
     svc.scheduler_auth.check(bearer_token(request))

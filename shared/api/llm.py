@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.api import schemas as s
 from shared.web import Reply, Router, bearer_token
 from shared.wiring import services
 
 router = Router("llm")
 
 
-@router.route("GET", "/api/llm/usage")
+@router.route(
+    "GET",
+    "/api/llm/usage",
+    summary="The LLM usage of the caller's tenant for a month (YYYY-MM, default this month)",
+    responses={200: s.LlmUsage},
+    errors=(403, 422),
+    query=("period",),
+    auth="bearer",
+)
 def usage(request: Any) -> Reply:
     svc = services()
     claims = svc.accounts.authenticate(bearer_token(request))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.accounts.clients import remember_client
 from shared.accounts.notices import after_take_back
 from shared.accounts.users import public_user
+from shared.api import schemas as s
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
 from shared.oauth.cookie import (
@@ -43,7 +44,14 @@ class ExchangeRequest(BaseModel):
     code: str = Field(min_length=1, max_length=256)
 
 
-@router.route("GET", "/api/auth/oauth/{provider}/start")
+@router.route(
+    "GET",
+    "/api/auth/oauth/{provider}/start",
+    summary="Redirect to Google or GitHub (state, PKCE, nonce)",
+    responses={302: None},
+    errors=(404,),
+    choices={"provider": PROVIDERS},
+)
 def start(request: Any, provider: str) -> Reply:
     service = services().oauth
     try:
@@ -59,7 +67,15 @@ def start(request: Any, provider: str) -> Reply:
     return Reply(302, None, {"Location": redirect.location}, redirect.cookies)
 
 
-@router.route("POST", "/api/auth/oauth/{provider}/link")
+@router.route(
+    "POST",
+    "/api/auth/oauth/{provider}/link",
+    summary="Start linking Google or GitHub to the signed-in account (the URL to go to)",
+    responses={200: s.Url},
+    errors=(403, 404, 409),
+    auth="bearer",
+    choices={"provider": PROVIDERS},
+)
 def start_link(request: Any, provider: str) -> Reply:
     """The signed-in owner adds a sign-in method; the app navigates to the answered URL."""
     svc = services()
@@ -70,7 +86,15 @@ def start_link(request: Any, provider: str) -> Reply:
     return Reply(200, {"url": redirect.location}, {}, redirect.cookies)
 
 
-@router.route("GET", "/api/auth/oauth/{provider}/callback")
+@router.route(
+    "GET",
+    "/api/auth/oauth/{provider}/callback",
+    summary="Sign in or sign up, then redirect to the app (with a one-time code or an error)",
+    responses={302: None},
+    errors=(404,),
+    query=("state", "code", "error"),
+    choices={"provider": PROVIDERS},
+)
 def callback(request: Any, provider: str) -> Reply:
     svc = services()
     service = svc.oauth
@@ -100,7 +124,13 @@ def callback(request: Any, provider: str) -> Reply:
     return Reply(302, None, {"Location": location, **NO_REFERRER}, cookies)
 
 
-@router.route("POST", "/api/auth/oauth/exchange")
+@router.route(
+    "POST",
+    "/api/auth/oauth/exchange",
+    summary="Trade the one-time code for tokens",
+    body=ExchangeRequest,
+    responses={200: s.OAuthSignedIn},
+)
 def exchange(request: Any) -> Reply:
     remember_client(request)
     body = read_json(request, ExchangeRequest)

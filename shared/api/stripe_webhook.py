@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.api import schemas as s
 from shared.billing.records import MAX_EVENT_BYTES
 from shared.errors import PayloadTooLarge
 from shared.web import Reply, Router
@@ -12,7 +13,15 @@ from shared.wiring import services
 router = Router("stripe_webhook")
 
 
-@router.route("POST", "/webhooks/stripe")
+@router.route(
+    "POST",
+    "/webhooks/stripe",
+    summary="Signed Stripe events (verified on the raw body, applied once)",
+    raw_body=True,
+    headers=("Stripe-Signature",),
+    responses={200: s.WebhookAck},
+    errors=(400, 502, 503),
+)
 def stripe_webhook(request: Any) -> Reply:
     if (request.content_length or 0) > MAX_EVENT_BYTES:
         raise PayloadTooLarge("request body is too large for a Stripe event")

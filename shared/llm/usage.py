@@ -13,6 +13,7 @@ from shared.llm import metering
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import TENANTS
+from shared.tokens import Claims
 
 if TYPE_CHECKING:
     from shared.tokens import Claims

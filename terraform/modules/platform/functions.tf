@@ -49,7 +49,7 @@ locals {
     auth = {
       entry_point = "auth"
       trigger     = "http"
-      paths       = ["/api/auth/*", "/.well-known/jwks.json"]
+      paths       = ["/api/auth/*", "/.well-known/jwks.json", "/api/openapi.json"]
       # A paid sign-up creates the Stripe customer and subscription (shared/api/auth.py); sign-up
       # and resend mail the email-verification link (shared/mail.py); linking a Google/GitHub
       # account starts their flow (client ids); deleting an account cancels its subscription and
