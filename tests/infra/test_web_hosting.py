@@ -56,6 +56,8 @@ def routes(edge: dict, declared: dict) -> tuple[dict[str, tuple[str, str | None]
         if service == "${google_compute_backend_bucket.app.id}":
             action = first(rule["route_action"])
             add(paths, BUCKET, first(action["url_rewrite"])["path_prefix_rewrite"])
+        elif service == "${google_compute_backend_service.llm_gateway.id}":
+            add(paths, "llm_gateway")  # the OpenAI-compatible API on Cloud Run
         else:
             assert service.endswith(".function[var.default_function].id}"), service
             add(paths, "function:auth")

@@ -63,7 +63,13 @@ def root_variables(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def plan(folder: Path, env: str, **overrides: str) -> subprocess.CompletedProcess[str]:
-    pipeline = {"function_sources": {}, "sidecar_image": "s:1", "theia_image": "t:1", **overrides}
+    pipeline = {
+        "function_sources": {},
+        "sidecar_image": "s:1",
+        "theia_image": "t:1",
+        "llm_gateway_image": "g:1",
+        **overrides,
+    }
     (folder / "pipeline.tfvars.json").write_text(json.dumps(pipeline))
     return subprocess.run(
         [

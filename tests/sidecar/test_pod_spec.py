@@ -33,6 +33,7 @@ def pod_and_service() -> tuple[dict[str, Any], dict[str, Any]]:
         activity_token="credential",
         public_url=PUBLIC_URL,
         issuer=PUBLIC_URL,
+        theia_settings={"ai-features.chat.defaultChatAgent": "Coditect"},
     )
     by_kind = {obj["kind"]: obj for obj in made}
     return by_kind["Pod"], by_kind["Service"]
