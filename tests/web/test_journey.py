@@ -48,7 +48,7 @@ def wait_ide(page: Any, name: str) -> Any:
     """The tab's frame, once it shows the IDE through the workspace's sidecar."""
     deadline = 30_000
     frame = ide_frame(page, name)
-    frame.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"), timeout=deadline)
+    frame.wait_for_url(re.compile(r"^http://[a-z0-9]+\.localhost:\d+/$"), timeout=deadline)
     frame.wait_for_load_state()
     frame.locator("#status").wait_for(timeout=deadline)
     return frame
