@@ -25,7 +25,7 @@ from shared.accounts.requests import (
 )
 from shared.accounts.users import public_user
 from shared.api import schemas as s
-from shared.errors import ApiError, NotFound
+from shared.errors import ApiError
 from shared.oauth.config import PROVIDERS
 from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, client_address, read_json
@@ -319,12 +319,10 @@ def list_connections(request: Any) -> Reply:
 def link_connection(request: Any, provider: str) -> Reply:
     """Starts the provider's flow for the signed-in user: the app sends the browser to ``url``
     (this answer's cookie is the flow's state, as /start sets it)."""
+    from shared.api.oauth import link_reply  # the same flow as POST /api/auth/oauth/{p}/link
+
     svc, claims = signed_in(request)
-    if provider not in PROVIDERS:
-        raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
-    # The same flow as POST /api/auth/oauth/{provider}/link: the state cookie names the owner.
-    redirect = svc.oauth.start_link(provider, claims)
-    return Reply(200, {"url": redirect.location}, {}, redirect.cookies)
+    return link_reply(svc, claims, provider)
 
 
 @router.route(

@@ -30,8 +30,9 @@ from shared.oauth.cookie import (
     valid_binding,
 )
 from shared.oauth.errors import OAuthFailure
+from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
-from shared.wiring import services
+from shared.wiring import Services, services
 
 log = logging.getLogger("coditect.oauth")
 router = Router("oauth")
@@ -79,7 +80,12 @@ def start(request: Any, provider: str) -> Reply:
 def start_link(request: Any, provider: str) -> Reply:
     """The signed-in owner adds a sign-in method; the app navigates to the answered URL."""
     svc = services()
-    claims = svc.accounts.authenticate(bearer_token(request))
+    return link_reply(svc, svc.accounts.authenticate(bearer_token(request)), provider)
+
+
+def link_reply(svc: Services, claims: Claims, provider: str) -> Reply:
+    """``{url}`` of the provider's flow for the signed-in owner, with the state cookie that names
+    them (also answered by POST /api/auth/connections/{provider}/link)."""
     if provider not in PROVIDERS:
         raise NotFound(f"unknown sign-in provider {provider!r}", code="unknown_provider")
     redirect = svc.oauth.start_link(provider, claims)
