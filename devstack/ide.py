@@ -92,6 +92,8 @@ def start(
     if not BACKEND_MAIN.exists():
         raise IdeError(f"{BACKEND_MAIN} is missing: run `python -m devstack.ide build` first")
     env = {**os.environ, "THEIA_CONFIG_DIR": str(config_dir)}
+    # The terminal's shell, as the workspace image sets it; Theia falls back to sh without it.
+    env.setdefault("SHELL", shutil.which("bash") or "/bin/sh")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             ["node", str(BACKEND_MAIN), "--hostname", hostname, "--port", str(port), str(folder)],

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 
 import aiohttp
 import jwt
@@ -96,10 +97,15 @@ async def test_replayed_launch_token_refused(
     await assert_refused(await launch(client, sidecar, token), "token_replayed")
 
 
+@dataclass(frozen=True)
+class FromNow:
+    seconds: int
+
+
 @pytest.mark.parametrize(
     ("overrides", "code"),
     [
-        ({"iat": int(time.time()) - 200, "exp": int(time.time()) - 100}, "token_expired"),
+        ({"iat": FromNow(-200), "exp": FromNow(-100)}, "token_expired"),
         ({"aud": "workspace:other"}, "invalid_token"),
         ({"aud": "coditect-api"}, "invalid_token"),
         ({"iss": "https://evil.test"}, "invalid_token"),
@@ -112,9 +118,9 @@ async def test_replayed_launch_token_refused(
         ({"exp": None}, "invalid_token"),
         ({"iat": None}, "invalid_token"),
         # Launch tokens live at most 120 s.
-        ({"exp": int(time.time()) + 600}, "invalid_token"),
+        ({"exp": FromNow(600)}, "invalid_token"),
         # Not valid yet (issued in the future beyond the leeway).
-        ({"iat": int(time.time()) + 300, "exp": int(time.time()) + 360}, "invalid_token"),
+        ({"iat": FromNow(300), "exp": FromNow(360)}, "invalid_token"),
     ],
 )
 async def test_bad_launch_tokens_refused(
@@ -123,7 +129,10 @@ async def test_bad_launch_tokens_refused(
     overrides: dict[str, object],
     code: str,
 ) -> None:
-    await assert_refused(await launch(client, sidecar, sidecar.launch_token(**overrides)), code)
+    # Times are taken when the test runs, not when it is collected (the suite runs for minutes).
+    now = int(time.time())
+    claims = {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in overrides.items()}
+    await assert_refused(await launch(client, sidecar, sidecar.launch_token(**claims)), code)
 
 
 async def test_missing_launch_token(
