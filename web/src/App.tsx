@@ -22,6 +22,7 @@ const Usage = lazy(() => import("./pages/Usage"));
 const Billing = lazy(() => import("./pages/Billing"));
 const BillingReturn = lazy(() => import("./pages/BillingReturn"));
 const Settings = lazy(() => import("./pages/Settings"));
+const ResetPassword = lazy(() => import("./pages/ResetPassword"));
 const Terms = lazy(() => import("./pages/Legal").then((m) => ({ default: m.Terms })));
 const Privacy = lazy(() => import("./pages/Legal").then((m) => ({ default: m.Privacy })));
 const NotFound = lazy(() => import("./pages/Legal").then((m) => ({ default: m.NotFound })));
@@ -45,8 +46,9 @@ function RequireSession({ children }: { children: ReactNode }) {
 export function App() {
   const navigate = useNavigate();
   const toDashboard = useCallback(() => navigate("/dashboard", { replace: true }), [navigate]);
+  const go = useCallback((path: string) => navigate(path, { replace: true }), [navigate]);
   return (
-    <AuthProvider onSignedIn={toDashboard}>
+    <AuthProvider onSignedIn={toDashboard} go={go}>
       <Box minH="100vh">
         <Suspense fallback={<Loading />}>
           <Routes>
@@ -54,6 +56,7 @@ export function App() {
               <Route index element={<Landing />} />
               <Route path="signup" element={<AuthPage mode="signup" />} />
               <Route path="signin" element={<AuthPage mode="signin" />} />
+              <Route path="reset-password" element={<ResetPassword />} />
               <Route path="terms" element={<Terms />} />
               <Route path="privacy" element={<Privacy />} />
             </Route>

@@ -101,6 +101,10 @@ class Session {
 
 export const session = new Session();
 
+// Requests that carry no session of their own: a 401 from these is the answer, not an expired
+// access token (and refreshing from inside the refresh would loop).
+const NO_RENEWAL = ["/api/auth/login", "/api/auth/register", "/api/auth/refresh", "/api/auth/logout", "/api/auth/oauth/", "/api/auth/password/reset"];
+
 export async function request<T>(
   method: string,
   path: string,
@@ -121,7 +125,7 @@ export async function request<T>(
   } catch {
     throw new ApiError(0, "network_error", "Coditect could not be reached. Check your connection and try again.");
   }
-  if (response.status === 401 && retry && !path.startsWith("/api/auth/") && session.refreshToken) {
+  if (response.status === 401 && retry && !NO_RENEWAL.some((p) => path.startsWith(p)) && session.refreshToken) {
     if (await session.refresh()) return request<T>(method, path, body, false);
   }
   if (response.status === 204) return undefined as T;

@@ -100,3 +100,66 @@ export interface BillingSummary {
   invoices: Invoice[];
   next_invoice: { date: string; amount_due: number; currency: string; plan: string } | null;
 }
+
+// -- account self-service (/api/auth/sessions, /connections, /tokens) -----------------------------
+export interface SignInSession {
+  session_id: string;
+  method: string;
+  created_at: string;
+  last_used_at: string;
+  client: string;
+  client_ip: string;
+  expires_at: string;
+  current: boolean;
+}
+
+export type Provider = "google" | "github";
+
+export interface Connection {
+  provider: Provider;
+  subject: string;
+  email: string | null;
+  linked_at: string;
+}
+
+export interface Connections {
+  connections: Connection[];
+  has_password: boolean;
+}
+
+export type TokenScope = "read" | "workspaces" | "llm";
+
+export interface ApiToken {
+  token_id: string;
+  name: string;
+  scope: TokenScope;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface ApiTokenCreated {
+  token: ApiToken;
+  // Shown this once only.
+  secret: string;
+}
+
+// -- GET /api/llm/usage ---------------------------------------------------------------------------
+export interface LlmTotals {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export interface LlmUsage {
+  period: string;
+  plan: PlanName;
+  limit: number;
+  used: number;
+  remaining: number | null;
+  resets_at: string | null;
+  by_model: (LlmTotals & { model: string })[];
+  by_day: (LlmTotals & { day: string })[];
+}

@@ -4,6 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { api, ApiError, session } from "../api/client";
 import type { Tokens, User } from "../api/types";
+import { holdResetToken, linkErrorText, PROVIDER_NAMES, takeLinking } from "../lib/returns";
 
 export interface Notice {
   status: "success" | "error" | "info";
@@ -29,24 +30,44 @@ const OAUTH_ERRORS: Record<string, string> = {
 };
 
 // What the address bar carried, taken out of it (and out of the history entry).
-export function takeReturnParams(): { code: string | null; error: string | null; verifyToken: string | null } {
+export function takeReturnParams(): {
+  code: string | null;
+  error: string | null;
+  verifyToken: string | null;
+  resetToken: string | null;
+  linked: string | null;
+  provider: string | null;
+} {
   const params = new URLSearchParams(window.location.search);
   const fragment = new URLSearchParams(window.location.hash.slice(1));
   const found = {
     code: params.get("oauth_code"),
     error: params.get("oauth_error"),
     verifyToken: fragment.get("verify_email"),
+    resetToken: fragment.get("reset_password"),
+    linked: params.get("oauth_linked"),
+    provider: params.get("provider"),
   };
-  if (found.code || found.error || params.has("provider") || found.verifyToken) {
-    for (const name of ["oauth_code", "oauth_error", "provider"]) params.delete(name);
+  const fromFragment = found.verifyToken || found.resetToken;
+  if (found.code || found.error || found.linked || params.has("provider") || fromFragment) {
+    for (const name of ["oauth_code", "oauth_error", "oauth_linked", "provider"]) params.delete(name);
     const query = params.toString();
-    const hash = found.verifyToken ? "" : window.location.hash;
+    const hash = fromFragment ? "" : window.location.hash;
     window.history.replaceState(window.history.state, "", window.location.pathname + (query ? `?${query}` : "") + hash);
   }
   return found;
 }
 
-export function AuthProvider({ children, onSignedIn }: { children: ReactNode; onSignedIn?: () => void }) {
+export function AuthProvider({
+  children,
+  onSignedIn,
+  go,
+}: {
+  children: ReactNode;
+  onSignedIn?: () => void;
+  // Moves to an app page (the reset page for a reset link, Settings after linking a provider).
+  go?: (path: string) => void;
+}) {
   const queryClient = useQueryClient();
   const [ready, setReady] = useState(false);
   const [signedIn, setSignedIn] = useState(session.signedIn);
@@ -72,21 +93,31 @@ export function AuthProvider({ children, onSignedIn }: { children: ReactNode; on
   }, [queryClient]);
 
   const takeLink = useCallback(async () => {
-    const { verifyToken: token } = takeReturnParams();
+    const { verifyToken: token, resetToken } = takeReturnParams();
+    if (resetToken) {
+      holdResetToken(resetToken);
+      go?.("/reset-password");
+    }
     if (!token) return;
     verifyToken.current = token;
     if (session.signedIn) await verifyPending();
     else setNotice({ status: "info", text: "Sign in to finish verifying your email." });
-  }, [verifyPending]);
+  }, [verifyPending, go]);
 
   useEffect(() => {
     if (booted.current) return; // StrictMode runs effects twice: a code is single use
     booted.current = true;
-    const { code, error, verifyToken: token } = takeReturnParams();
+    const { code, error, verifyToken: token, resetToken, linked, provider } = takeReturnParams();
     verifyToken.current = token;
+    if (resetToken) holdResetToken(resetToken);
+    // A return from linking a provider in Settings (not a sign-in) goes back to Settings.
+    const linking = takeLinking();
+    const linkReturn = Boolean(linked || (linking && error && provider === linking));
     (async () => {
       try {
-        if (error) setNotice({ status: "error", text: OAUTH_ERRORS[error] ?? `Sign-in failed (${error}).` });
+        if (linked) setNotice({ status: "success", text: `${PROVIDER_NAMES[linked] ?? linked} is now connected to your account.` });
+        else if (linkReturn && error) setNotice({ status: "error", text: linkErrorText(provider ?? "", error) });
+        else if (error) setNotice({ status: "error", text: OAUTH_ERRORS[error] ?? `Sign-in failed (${error}).` });
         if (code) {
           session.keep(await api.post<Tokens>("/api/auth/oauth/exchange", { code }));
           onSignedIn?.();
@@ -95,13 +126,15 @@ export function AuthProvider({ children, onSignedIn }: { children: ReactNode; on
         }
         if (token && !session.signedIn) setNotice({ status: "info", text: "Sign in to finish verifying your email." });
         await verifyPending();
+        if (resetToken) go?.("/reset-password");
+        else if (linkReturn && session.signedIn) go?.("/settings");
       } catch (failure) {
         setNotice({ status: "error", text: failure instanceof ApiError ? failure.message : "Sign-in failed." });
       } finally {
         setReady(true);
       }
     })();
-  }, [onSignedIn, verifyPending]);
+  }, [onSignedIn, verifyPending, go]);
 
   // A mailed link opened in a tab that already shows the app changes only the fragment.
   useEffect(() => {

@@ -2,7 +2,7 @@ import { List, ListItem, Text } from "@chakra-ui/react";
 import { passwordRules } from "../lib/password";
 
 // The rules under the password field, ticked as they are met (announced politely).
-export function PasswordRules({ password, email, id }: { password: string; email: string; id: string }) {
+export function PasswordRules({ password, email, id }: { password: string; email: string | null; id: string }) {
   const rules = passwordRules(password, email);
   return (
     <List id={id} mt={2} spacing={1} fontSize="sm" aria-live="polite">

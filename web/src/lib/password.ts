@@ -8,9 +8,10 @@ export interface Rule {
   met: boolean;
 }
 
-export function passwordRules(password: string, email: string): Rule[] {
-  const local = email.split("@", 1)[0].toLowerCase();
-  return [
+// `email` null: the address is not known here (a reset link); the server still checks it.
+export function passwordRules(password: string, email: string | null): Rule[] {
+  const local = (email ?? "").split("@", 1)[0].toLowerCase();
+  const rules = [
     {
       id: "length",
       label: `At least ${MIN_LENGTH} characters`,
@@ -22,8 +23,9 @@ export function passwordRules(password: string, email: string): Rule[] {
       met: local.length < 3 || !password.toLowerCase().includes(local),
     },
   ];
+  return email === null ? rules.filter((rule) => rule.id !== "email") : rules;
 }
 
-export function passwordOk(password: string, email: string): boolean {
+export function passwordOk(password: string, email: string | null): boolean {
   return passwordRules(password, email).every((rule) => rule.met);
 }

@@ -142,6 +142,13 @@ export function AuthForm({ mode, go = (url) => window.location.assign(url) }: { 
           />
           <FormErrorMessage>{errors.password}</FormErrorMessage>
           {signup && <PasswordRules id="password-rules" password={password} email={email} />}
+          {!signup && (
+            <Text mt={2} fontSize="sm">
+              <Link as={RouterLink} to="/reset-password">
+                Forgot your password?
+              </Link>
+            </Text>
+          )}
         </FormControl>
         {signup && (
           <FormControl as="fieldset">

@@ -1,50 +1,39 @@
-import { Alert, AlertIcon, Badge, Box, Button, Heading, List, ListItem, Skeleton, Stack, Text } from "@chakra-ui/react";
+import { Alert, AlertIcon, Badge, Box, Button, Flex, Heading, Skeleton, Stack, Text } from "@chakra-ui/react";
 import { useMutation } from "@tanstack/react-query";
-import { useNavigate } from "react-router-dom";
-import { api, ApiError } from "../api/client";
+import { api } from "../api/client";
 import { useMe } from "../api/hooks";
-import { useAuth } from "../auth/AuthContext";
 import { dateTime, planTitle } from "../lib/format";
-
-const PROVIDERS = [
-  { id: "google", label: "Google" },
-  { id: "github", label: "GitHub" },
-];
-
-function Section({ title, children }: { title: string; children: React.ReactNode }) {
-  const id = `settings-${title.toLowerCase().replace(/\W+/g, "-")}`;
-  return (
-    <Box as="section" aria-labelledby={id} borderWidth="1px" borderRadius="lg" p={4}>
-      <Heading as="h2" size="md" id={id} mb={3}>
-        {title}
-      </Heading>
-      {children}
-    </Box>
-  );
-}
+import { problem, Section } from "./settings/common";
+import { ConnectionsSection } from "./settings/ConnectionsSection";
+import { DeleteSection } from "./settings/DeleteSection";
+import { PasswordSection } from "./settings/PasswordSection";
+import { SessionsSection } from "./settings/SessionsSection";
+import { TokensSection } from "./settings/TokensSection";
 
 export default function Settings() {
   const me = useMe();
-  const { signOut } = useAuth();
-  const navigate = useNavigate();
   const resend = useMutation({ mutationFn: () => api.post("/api/auth/verify-email/resend", {}) });
   if (!me.data) return <Skeleton height="300px" aria-busy="true" />;
   const user = me.data.user;
   const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
-  const linked = new Set(user.identities ?? []);
   return (
     <Stack spacing={6}>
       <Heading as="h1" size="lg">
         Settings
       </Heading>
-      <Section title="Profile">
+      <Section title="Profile" id="profile">
         <Text>
           Name: <strong>{name || "not given"}</strong>
         </Text>
-        <Text>
-          Email: <strong data-testid="settings-email">{user.email}</strong>{" "}
+        <Flex gap={2} wrap="wrap" align="center">
+          <Text>
+            Email:{" "}
+            <Text as="strong" data-testid="settings-email" wordBreak="break-all">
+              {user.email}
+            </Text>
+          </Text>
           <Badge colorScheme={user.email_verified ? "green" : "orange"}>{user.email_verified ? "verified" : "not verified"}</Badge>
-        </Text>
+        </Flex>
         <Text>Member since {dateTime(user.created_at)}</Text>
         <Text>Plan: {planTitle(me.data.plan)}</Text>
         {!user.email_verified && (
@@ -62,31 +51,17 @@ export default function Settings() {
             {resend.isError && (
               <Alert status="error" mt={2}>
                 <AlertIcon />
-                <Text>{resend.error instanceof ApiError ? resend.error.message : "The mail could not be sent."}</Text>
+                <Text>{problem(resend.error, "The mail could not be sent.")}</Text>
               </Alert>
             )}
           </Box>
         )}
       </Section>
-      <Section title="Sign-in methods">
-        <List spacing={1}>
-          {PROVIDERS.map((p) => (
-            <ListItem key={p.id}>
-              {p.label}: {linked.has(p.id) ? <Badge colorScheme="green">connected</Badge> : <Text as="span" color="gray.700">not connected (sign in with {p.label} using this email to connect it)</Text>}
-            </ListItem>
-          ))}
-        </List>
-      </Section>
-      <Section title="Session">
-        <Button
-          onClick={async () => {
-            await signOut();
-            navigate("/", { replace: true });
-          }}
-        >
-          Sign out
-        </Button>
-      </Section>
+      <PasswordSection email={user.email} emailVerified={user.email_verified} />
+      <ConnectionsSection />
+      <SessionsSection />
+      <TokensSection />
+      <DeleteSection email={user.email} />
     </Stack>
   );
 }

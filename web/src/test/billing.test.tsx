@@ -71,6 +71,7 @@ describe("billing page", () => {
 describe("usage page", () => {
   it("shows what is measured against the plan and no number for what is not", async () => {
     stubApi({
+      "GET /api/llm/usage": () => [503, { error: { code: "unavailable", message: "try later" } }],
       "GET /api/auth/me": () => [200, ME],
       "GET /api/workspaces": () => [
         200,
@@ -81,7 +82,45 @@ describe("usage page", () => {
     expect(await screen.findByTestId("usage-hours-value")).toHaveTextContent("1.5 of 100 hours");
     expect(screen.getByTestId("usage-running-value")).toHaveTextContent("1 of 3 running");
     expect(screen.getByTestId("usage-storage-value")).toHaveTextContent("3 of 10 GB");
-    expect(screen.getByTestId("usage-llm")).toHaveTextContent("Usage is not reported here yet.");
+    expect(await screen.findByText(/The count could not be loaded right now/)).toBeInTheDocument();
+    expect(screen.getByTestId("usage-llm")).toHaveTextContent("Your plan includes 10,000 requests a month.");
     expect(screen.getByTestId("usage-llm")).not.toHaveTextContent(/\d+ of /);
+  });
+
+  it("shows this month's LLM requests from the gateway's report against the plan's limit", async () => {
+    stubApi({
+      "GET /api/auth/me": () => [200, { ...ME, usage: { period: "2025-03", llm_requests: 7 } }],
+      "GET /api/workspaces": () => [200, { workspaces: [] }],
+      "GET /api/llm/usage": () => [
+        200,
+        {
+          period: "2025-03",
+          plan: "free",
+          limit: 10000,
+          used: 42,
+          remaining: 9958,
+          resets_at: "2025-04-01T00:00:00Z",
+          by_model: [{ model: "gpt-4o-mini", requests: 42, input_tokens: 1200, output_tokens: 3400, cost_usd: 0.01 }],
+          by_day: [],
+          rows: [],
+        },
+      ],
+    });
+    renderApp(<Usage />, { path: "/usage-page" });
+    expect(await screen.findByTestId("usage-llm-value")).toHaveTextContent("42 of 10,000 requests");
+    expect(screen.getByTestId("usage-llm")).toHaveTextContent("9,958 left");
+    const table = screen.getByTestId("llm-by-model");
+    expect(table).toHaveTextContent("gpt-4o-mini");
+    expect(table).toHaveTextContent("3,400");
+  });
+
+  it("falls back to the account's own counter when the report is unavailable", async () => {
+    stubApi({
+      "GET /api/auth/me": () => [200, { ...ME, usage: { period: "2025-03", llm_requests: 7 } }],
+      "GET /api/workspaces": () => [200, { workspaces: [] }],
+      "GET /api/llm/usage": () => [500, { error: { code: "internal", message: "boom" } }],
+    });
+    renderApp(<Usage />, { path: "/usage-page" });
+    expect(await screen.findByTestId("usage-llm-value")).toHaveTextContent("7 of 10,000 requests");
   });
 });

@@ -18,6 +18,7 @@ export function renderApp(ui: ReactElement, { path = "/", route = "*" }: { path?
               <Route path={route} element={ui} />
               <Route path="/dashboard" element={<p>dashboard page</p>} />
               <Route path="/billing" element={<p>billing page</p>} />
+              {!path.startsWith("/signin") && <Route path="/signin" element={<p>signin page</p>} />}
             </Routes>
           </AuthProvider>
         </MemoryRouter>
