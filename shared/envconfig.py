@@ -5,8 +5,6 @@ into docs/environment.md); ``read_env`` validates a settings class from an envir
 See shared/settings.py for why pydantic dataclasses rather than pydantic-settings.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar

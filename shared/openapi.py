@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared.web import Operation, Router
+from shared.web import OPAQUE_ID, OWN_ID, Operation, Router
 
 # Every module under shared/api that has a Router (tests check this list is complete).
 API_MODULES = (
@@ -33,7 +33,8 @@ API_MODULES = (
 )
 TITLE = "Coditect API"
 VERSION = "1"
-PATH_PARAMETER = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+PATH_PARAMETER = {"type": "string", "pattern": f"^{OWN_ID}$"}
+OPAQUE_PARAMETER = {"type": "string", "pattern": f"^{OPAQUE_ID}$"}
 # Answered by every route of a kind, before its handler decides anything.
 JSON_BODY_ERRORS = (400, 413, 415, 422)  # read_json: malformed, too large, not JSON, invalid
 TOKEN_ERRORS = (401,)
@@ -146,6 +147,8 @@ def _operation(op: Operation, ref: Any, error: dict[str, Any]) -> dict[str, Any]
             "required": True,
             "schema": {"type": "string", "enum": list(op.choices[name])}
             if name in op.choices
+            else OPAQUE_PARAMETER
+            if name in op.opaque
             else PATH_PARAMETER,
         }
         for name in re.findall(r"\{(\w+)\}", op.path)

@@ -13,8 +13,6 @@ the process environment leaking in), and importing pydantic-settings costs ~0.2 
 pydantic on a cold start, for the one thing needed here: validating a mapping.
 """
 
-from __future__ import annotations
-
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -146,7 +144,7 @@ class Settings:
         return (self.llm.public_url or f"{self.issuer}/api/llm/v1").rstrip("/")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """The core settings and every section, validated together (fails at start-up)."""
         core = read_env(cls, environ)
         sections: dict[str, Any] = {

@@ -6,8 +6,6 @@ checks the algorithm (ES256 only), the ``kid``, the signature, ``iss``, ``aud``,
 expiry against the injected clock.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import json
@@ -65,19 +63,22 @@ class SigningKey:
     kid: str
     private_key: ec.EllipticCurvePrivateKey
     jwk: dict[str, str]
+    # Derived once: deriving it from the private key costs a point multiplication per token.
+    public_key: ec.EllipticCurvePublicKey
 
     @classmethod
-    def from_pem(cls, pem: bytes) -> SigningKey:
+    def from_pem(cls, pem: bytes) -> "SigningKey":
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("signing keys are P-256 EC keys")
-        jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+        public = key.public_key()
+        jwk = json.loads(ECAlgorithm.to_jwk(public))
         # RFC 7638 thumbprint: a kid that names the key itself, stable across restarts.
         canonical = json.dumps(
             {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
         )
         kid = _b64url(hashlib.sha256(canonical.encode()).digest())[:16]
-        return cls(kid, key, {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"})
+        return cls(kid, key, {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"}, public)
 
 
 class Keyring:
@@ -161,7 +162,7 @@ class Keyring:
     def _find(self, kid: str) -> Any | None:
         for key in self._load():
             if key.kid == kid:
-                return key.private_key.public_key()
+                return key.public_key
         return None
 
 

@@ -72,11 +72,21 @@ class Operation:
     query: tuple[str, ...] = ()  # query parameters it reads (all optional strings)
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # path values allowed
     internal: bool = False  # not on the public origin (e.g. Cloud Scheduler's call)
+    # Path values that are another system's ids (an OpenID subject: up to 255 of any character
+    # but "/"), matched as one whole segment rather than as one of our own ids.
+    opaque: tuple[str, ...] = ()
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[A-Za-z0-9_-]{1,64})", pattern)
-    return re.compile(f"^{regex}$")
+OWN_ID = "[A-Za-z0-9_-]{1,64}"
+OPAQUE_ID = "[^/]{1,255}"
+
+
+def _compile(pattern: str, opaque: tuple[str, ...] = ()) -> re.Pattern[str]:
+    def group(found: re.Match[str]) -> str:
+        name = found.group(1)
+        return f"(?P<{name}>{OPAQUE_ID if name in opaque else OWN_ID})"
+
+    return re.compile("^" + re.sub(r"\{(\w+)\}", group, pattern) + "$")
 
 
 class Router:
@@ -104,6 +114,7 @@ class Router:
         query: tuple[str, ...] = (),
         choices: Mapping[str, tuple[str, ...]] | None = None,
         internal: bool = False,
+        opaque: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Register a handler; the keywords document it (no schema is built here: cold start)."""
         method = method.upper()
@@ -123,11 +134,12 @@ class Router:
                 tuple(query),
                 dict(choices or {}),
                 internal,
+                tuple(opaque),
             )
         )
 
         def register(handler: Handler) -> Handler:
-            self._routes.append((method, _compile(pattern), handler))
+            self._routes.append((method, _compile(pattern, tuple(opaque)), handler))
             self.operations.append((method, pattern, operation))
             return handler
 

@@ -1,7 +1,5 @@
 """The stored shapes of account records (values under ``t/<tid>/...``; docs/data-model.md)."""
 
-from __future__ import annotations
-
 from typing import Any, NotRequired, TypedDict
 
 

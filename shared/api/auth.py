@@ -333,6 +333,7 @@ def link_connection(request: Any, provider: str) -> Reply:
     errors=(403, 404, 409),
     auth="bearer",
     choices={"provider": PROVIDERS},
+    opaque=("subject",),
 )
 def unlink_connection(request: Any, provider: str, subject: str) -> Reply:
     svc, claims = signed_in(request)

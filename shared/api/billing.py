@@ -17,7 +17,7 @@ router = Router("billing")
 
 
 class CheckoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
     plan: Literal["starter", "pro"]
 
 

@@ -41,7 +41,7 @@ NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
 class ExchangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
     code: str = Field(min_length=1, max_length=256)
 
 

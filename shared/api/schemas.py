@@ -7,8 +7,6 @@ Fields a newer server may add are allowed (no ``additionalProperties: false``), 
 written against this document keep working when the API grows.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

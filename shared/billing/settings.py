@@ -1,7 +1,5 @@
 """Billing settings (a section of shared.settings.Settings)."""
 
-from __future__ import annotations
-
 import dataclasses
 from typing import Any
 

@@ -4,8 +4,6 @@ The URL Theia is given (``CODITECT_LLM_PUBLIC_URL``) defaults from the public or
 ``Settings.llm_public_url`` resolves it, since this section does not see ``CODITECT_PUBLIC_URL``.
 """
 
-from __future__ import annotations
-
 import dataclasses
 from typing import Any
 
@@ -86,7 +84,7 @@ class LlmSettings(EnvSettings):
         return {**data, "base_urls": {name: url for name, url in urls.items() if url}}
 
     @model_validator(mode="after")
-    def _known_providers(self) -> LlmSettings:
+    def _known_providers(self) -> "LlmSettings":
         unknown = set(self.base_urls) - set(PROVIDERS)
         if unknown:
             raise ValueError(f"base URLs for unknown providers: {sorted(unknown)}")

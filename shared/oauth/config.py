@@ -6,8 +6,6 @@ the ``CODITECT_<PROVIDER>_CLIENT_ID`` variables below are only a fallback for de
 before the ids moved there, used when the port holds no id (docs/oauth.md).
 """
 
-from __future__ import annotations
-
 from pydantic.dataclasses import dataclass
 
 from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env

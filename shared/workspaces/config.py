@@ -4,8 +4,6 @@ Plan *limits* (running workspaces, storage) come only from :mod:`shared.plans`; 
 a workspace is built and looked after: images, sizes of the pod per plan, timeouts.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import ipaddress
 from dataclasses import dataclass

@@ -20,8 +20,6 @@ Every function takes the caller's transaction, so they compose; index entries ar
 the record alone (:func:`index_keys`), and :func:`save` rewrites them in the same transaction.
 """
 
-from __future__ import annotations
-
 from typing import Any, NotRequired, TypedDict
 
 from shared.accounts.usage import add_usage

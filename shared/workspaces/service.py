@@ -46,7 +46,7 @@ ACTIVITY_SKEW_SECONDS = 60
 
 
 class CreateWorkspace(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
     name: str = Field(min_length=1, max_length=63)
 
     @field_validator("name")
@@ -61,7 +61,7 @@ class CreateWorkspace(BaseModel):
 
 
 class Activity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
     last_active: datetime
 
     @field_validator("last_active")

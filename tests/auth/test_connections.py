@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from tests.auth.accounts_helpers import auth, dump_store, error_of, login
 from tests.auth.mailbox import link_of, mails_to
 from tests.conftest import register
@@ -40,26 +42,29 @@ def start_link(api, body, provider="google"):
 
 
 def test_link_google_while_signed_in_then_unlink(api, services, oauth):
+    # A subject is the provider's id, not ours: any characters but "/", up to 255.
+    subject = "linker.google+1@example.com"
     body = verified(api, services, "linker@example.com")
     assert connections(api, body) == {"connections": [], "has_password": True}
     started = start_link(api, body)
     assert started.status_code == 200
     assert "Set-Cookie" in started.headers  # the flow's state, as /start sets it
-    landed = finish(api, sign_in_at_google(started.get_json()["url"], "g-new"))
+    landed = finish(api, sign_in_at_google(started.get_json()["url"], subject))
     assert landed == {"oauth_linked": "google", "provider": "google"}
 
     listed = connections(api, body)["connections"]
     assert [(c["provider"], c["subject"], c["email"]) for c in listed] == [
-        ("google", "g-new", "new.person@example.com")
+        ("google", subject, "linker.google@example.com")
     ]
     # Google now signs in to this account (not a new one).
-    signed_in = google_sign_in(api, "g-new")
+    signed_in = google_sign_in(api, subject)
     assert signed_in["user"]["user_id"] == body["user"]["user_id"]
 
-    gone = api.delete("/api/auth/connections/google/g-new", headers=auth(body["access_token"]))
+    unlink = f"/api/auth/connections/google/{quote(subject)}"
+    gone = api.delete(unlink, headers=auth(body["access_token"]))
     assert gone.status_code == 204
     assert connections(api, body)["connections"] == []
-    again = api.delete("/api/auth/connections/google/g-new", headers=auth(body["access_token"]))
+    again = api.delete(unlink, headers=auth(body["access_token"]))
     assert error_of(again) == (404, "connection_not_found")
 
 

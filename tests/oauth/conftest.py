@@ -49,6 +49,9 @@ GOOGLE_USERS = [
         claims={"email": "New.Person@Example.com", "email_verified": True,
                 "given_name": "New", "family_name": "Person"},
     ),
+    # A subject outside our own ids' alphabet (the OpenID spec allows any 255 characters).
+    oidc_provider_mock.User(sub="linker.google+1@example.com",
+                            claims={"email": "linker.google@example.com", "email_verified": True}),
     oidc_provider_mock.User(sub="g-ada",
                             claims={"email": "ada@example.com", "email_verified": True}),
     oidc_provider_mock.User(
