@@ -98,6 +98,7 @@ class Router:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         # Every route's promise; ``None`` for a route registered without one (a test refuses it).
         self.operations: list[tuple[str, str, Operation | None]] = []
+        self.included_in: str | None = None  # the function that serves these routes, if another
 
     def route(
         self,
@@ -144,6 +145,12 @@ class Router:
             return handler
 
         return register
+
+    def include(self, other: Router) -> None:
+        """Serve ``other``'s routes too (a function's routes kept in more than one module)."""
+        self._routes.extend(other._routes)
+        self.operations.extend(other.operations)
+        other.included_in = self.function
 
     def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         if path == "/healthz" and method in ("GET", "HEAD"):

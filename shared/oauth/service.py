@@ -20,7 +20,6 @@ nothing is written on a bad case.
 
 from __future__ import annotations
 
-import json
 import secrets as pysecrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,22 +27,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared import metrics
-from shared.accounts.identities import link_identity, lookup_identity, verify_email_by_oauth
-from shared.accounts.records import UserIds, UserRecord
+from shared.accounts.records import UserRecord
 from shared.accounts.service import AccountService, SessionTokens
 from shared.accounts.users import (
-    create_account_without_password,
     email_is_verified,
     get_user,
-    lookup_email,
     normalize_email,
 )
-from shared.clock import Clock, isoformat
+from shared.clock import Clock
 from shared.digests import sha256_hex
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from shared.mail import MailPort
-from shared.oauth.codes import CodeGrant, code_key, exchange_code, expiry_key
-from shared.oauth.common import ClientCredentials, Http, Identity, Provider, log
+from shared.oauth.codes import exchange_code
+from shared.oauth.common import ClientCredentials, Http, Provider, log
 from shared.oauth.config import GITHUB, GOOGLE, PROVIDERS, OAuthSettings
 from shared.oauth.cookie import (
     FlowState,
@@ -55,6 +51,7 @@ from shared.oauth.cookie import (
 )
 from shared.oauth.errors import OAuthFailure
 from shared.oauth.notify import notify_sign_in_method_added
+from shared.oauth.outcomes import SignIn, complete_link, complete_sign_in, state_used
 from shared.secret_names import (
     GITHUB_OAUTH_CLIENT_ID,
     GITHUB_OAUTH_CLIENT_SECRET,
@@ -64,13 +61,11 @@ from shared.secret_names import (
 from shared.secrets import SecretNotFound, SecretsPort
 from shared.settings import Settings
 from shared.store import Database, Transaction
-from shared.store.keys import INDEXES, PROCESSED
 from shared.tokens import Claims
 
 # Both halves of a provider's credentials are read through the secrets port under these names.
 CLIENT_ID_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_ID, GITHUB: GITHUB_OAUTH_CLIENT_ID}
 SECRET_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_SECRET, GITHUB: GITHUB_OAUTH_CLIENT_SECRET}
-SWEEP_LIMIT = 16  # expired codes/states cleared per sign-in: bounded work per transaction
 
 
 @dataclass(frozen=True)
@@ -79,21 +74,8 @@ class Redirect:
     cookies: list[str]
 
 
-@dataclass(frozen=True)
-class Completed:
-    """What the callback's transaction did; ``notify`` is the address told of an added method."""
-
-    outcome: str  # "ok" or the refusal's code
-    result: str  # signed_in | signed_up | linked | linked_by_owner | already_linked, or detail
-    notify: str | None = None
-
-
 def _hash(value: str) -> str:
     return sha256_hex(value)
-
-
-def _state_key(state_hash: str) -> bytes:
-    return PROCESSED.key("oauth_state", state_hash)
 
 
 class OAuthService:
@@ -308,7 +290,7 @@ class OAuthService:
         if not flow.link_user_id and not binding:
             raise OAuthFailure("missing_binding", "no binding cookie: sign-in not started here")
         state_hash = _hash(flow.state)
-        if self.db.transact(lambda tr: tr.get(_state_key(state_hash)) is not None):
+        if self.db.transact(lambda tr: state_used(tr, state_hash)):
             raise OAuthFailure("state_used", "this sign-in was already completed")
         identity = self.providers[provider].fetch_identity(
             client,
@@ -325,13 +307,14 @@ class OAuthService:
             raise OAuthFailure("invalid_email", "the provider's email is not valid") from None
         taken_back: list[dict[str, Any]] = []
         if flow.link_user_id:
-            done = self.db.transact(self._link, identity, email, flow, state_hash)
+            done = self.db.transact(complete_link, self.clock, identity, email, flow, state_hash)
             code_param: dict[str, str] = {"oauth_linked": provider}
         else:
             one_time_code = pysecrets.token_urlsafe(32)
             grant = (_hash(one_time_code), _hash(binding or ""))
+            sign_in = SignIn(identity, email, state_hash, flow.expires_at, grant)
             done = self.db.transact(
-                self._complete, identity, email, state_hash, flow.expires_at, grant, taken_back
+                complete_sign_in, self.clock, sign_in, self.config.code_seconds, taken_back
             )
             code_param = {"oauth_code": one_time_code}
         if done.outcome != "ok":
@@ -346,123 +329,6 @@ class OAuthService:
             notify_sign_in_method_added(self.mail, done.notify, provider, self.settings.public_url)
         result = str(done.result) if not flow.link_user_id else "linked_from_settings"
         return self.app_redirect(provider, **code_param), result
-
-    def _complete(
-        self,
-        tr: Transaction,
-        identity: Identity,
-        email: str,
-        state_hash: str,
-        state_expires_at: float,
-        grant: tuple[str, str],
-        taken_back: list[dict[str, Any]] | None = None,
-    ) -> Completed:
-        """Sign in / take back / sign up, mark the state used and store the code: one transaction.
-
-        Returns the outcome rather than raising, as the store may run it twice. ``grant`` is the
-        one-time code's hash and the binding cookie's hash.
-        """
-        now = self.clock.now()
-        taken_back = [] if taken_back is None else taken_back
-        taken_back.clear()  # this attempt's outcome only (the store may run it again)
-        if tr.get(_state_key(state_hash)) is not None:
-            return Completed("state_used", "this sign-in was already completed")
-        notify = None
-        found = lookup_identity(tr, identity.provider, identity.subject)
-        if found is not None:
-            result = "signed_in"
-            if get_user(tr, found["tenant_id"], found["user_id"]) is None:
-                return Completed("account_missing", "the linked account no longer exists")
-        else:
-            found = lookup_email(tr, email)
-            if found is not None:
-                result = "linked"
-                user = get_user(tr, found["tenant_id"], found["user_id"])
-                if user is None:
-                    return Completed("account_missing", "the account with this email is gone")
-                if email_is_verified(user):
-                    # The owner proved this email already and never asked for this provider:
-                    # they sign in their usual way and link it from settings (start_link).
-                    return Completed("account_exists", "sign in with your method, then link")
-                # Password sign-up proves nothing about the email: whoever set that password
-                # may have registered someone else's address first. The provider has proved
-                # ownership, so the account becomes theirs alone (password and sessions go).
-                # The owner hears of it once, from the take-back's own notice (on_take_back).
-                taken_back.append(
-                    verify_email_by_oauth(
-                        tr, found["tenant_id"], user, now, provider=identity.provider
-                    )
-                )
-            else:
-                result = "signed_up"
-                user = create_account_without_password(
-                    tr,
-                    now,
-                    email=email,
-                    first_name=identity.first_name,
-                    last_name=identity.last_name,
-                    method=f"oauth:{identity.provider}",
-                )
-                found = {"user_id": user["user_id"], "tenant_id": user["tenant_id"]}
-            self._link_identity(tr, found, identity, email, now)
-        self._mark_state_used(tr, state_hash, state_expires_at, now)
-        code_hash, binding_hash = grant
-        grant_record = CodeGrant(
-            found["user_id"], found["tenant_id"], identity.provider, result, binding_hash
-        )
-        grant_record.store(tr, code_hash, now + self.config.code_seconds)
-        return Completed("ok", result, notify)
-
-    def _link(
-        self, tr: Transaction, identity: Identity, email: str, flow: FlowState, state_hash: str
-    ) -> Completed:
-        """Link the identity to the owner who asked (the state cookie names them), in one
-        transaction; no code: the owner's browser is signed in already."""
-        now = self.clock.now()
-        if tr.get(_state_key(state_hash)) is not None:
-            return Completed("state_used", "this link was already completed")
-        owner: UserIds = {"user_id": flow.link_user_id, "tenant_id": flow.link_tenant_id}
-        user = get_user(tr, owner["tenant_id"], owner["user_id"])
-        if user is None:
-            return Completed("account_missing", "the account asking for the link is gone")
-        found = lookup_identity(tr, identity.provider, identity.subject)
-        if found is not None and found["user_id"] != owner["user_id"]:
-            return Completed("identity_in_use", "that account signs in to another user")
-        notify = None
-        if found is None:
-            self._link_identity(tr, owner, identity, email, now)
-            notify = user["email"]
-        self._mark_state_used(tr, state_hash, flow.expires_at, now)
-        return Completed("ok", "already_linked" if found else "linked_by_owner", notify)
-
-    def _link_identity(
-        self, tr: Transaction, ids: UserIds, identity: Identity, email: str, now: float
-    ) -> None:
-        link_identity(
-            tr,
-            ids["tenant_id"],
-            ids["user_id"],
-            now,
-            provider=identity.provider,
-            subject=identity.subject,
-            email=email,
-        )
-
-    def _mark_state_used(
-        self, tr: Transaction, state_hash: str, state_expires_at: float, now: float
-    ) -> None:
-        self._sweep(tr, now)
-        tr.set(_state_key(state_hash), json.dumps({"used_at": isoformat(now)}).encode())
-        tr.set(expiry_key(state_expires_at, "state", state_hash), b"")
-
-    def _sweep(self, tr: Transaction, now: float) -> None:
-        """Clear a few expired codes and used-state marks (snapshot read: no conflicts)."""
-        begin, _ = INDEXES.range("oauth_expiry")
-        end = INDEXES.key("oauth_expiry", int(now * 1000))
-        for key, _value in tr.get_range(begin, end, limit=SWEEP_LIMIT, snapshot=True):
-            _, _, kind, digest = INDEXES.unpack(key)
-            tr.clear(key)
-            tr.clear(code_key(digest) if kind == "code" else _state_key(digest))
 
     # -- POST /api/auth/oauth/exchange -----------------------------------------------------------
     def exchange(

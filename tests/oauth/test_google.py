@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.oauth.common import Http
 from shared.oauth.cookie import COOKIE_NAME, pkce_challenge
 from shared.oauth.errors import OAuthFailure
+from shared.oauth.outcomes import Completed, SignIn, complete_sign_in
 from shared.store.keys import INDEXES
 from tests.conftest import bearer, register
 from tests.oauth.conftest import (
@@ -216,13 +217,14 @@ def test_concurrent_callbacks_with_one_state_complete_once(oauth, services):
 
     identity = Identity("google", "g-race", "race@example.com", True)
     now = oauth.clock.now()
-    first = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("c" * 64, "b" * 64)
-    )
+
+    def complete(code_hash: str) -> Completed:
+        sign_in = SignIn(identity, "race@example.com", "s" * 64, now + 600, (code_hash, "b" * 64))
+        return services.db.transact(complete_sign_in, oauth.clock, sign_in, 60)
+
+    first = complete("c" * 64)
     before = dump_store(services)
-    second = services.db.transact(
-        oauth._complete, identity, "race@example.com", "s" * 64, now + 600, ("d" * 64, "b" * 64)
-    )
+    second = complete("d" * 64)
     assert (first.outcome, first.result) == ("ok", "signed_up")
     assert second.outcome == "state_used"
     assert dump_store(services) == before
@@ -375,14 +377,8 @@ def test_expired_codes_and_used_states_are_swept_by_later_sign_ins(api, oauth, s
     from shared.oauth.common import Identity
 
     later = Identity("google", "g-later", "later@example.com", True)
-    outcome = services.db.transact(
-        oauth._complete,
-        later,
-        "later@example.com",
-        "e" * 64,
-        clock.now() + 600,
-        ("f" * 64, "b" * 64),
-    )
+    sign_in = SignIn(later, "later@example.com", "e" * 64, clock.now() + 600, ("f" * 64, "b" * 64))
+    outcome = services.db.transact(complete_sign_in, clock, sign_in, 60)
     assert (outcome.outcome, outcome.result) == ("ok", "signed_up")
     assert services.db.transact(lambda tr: (tr.get(code_key), tr.get(state_key))) == (None, None)
 
