@@ -3,12 +3,13 @@
 What a workspace pod is in the cluster (sidecar on :8080 in front of Theia on :3000), two local
 processes are on this machine: the IDE (Theia built from ``ide/``, or with ``CODITECT_IDE=
 placeholder`` the light ``python -m sidecar.placeholder_ide``; see :mod:`devstack.dataplane_ide`
-for its folders, the workspace's files among them) and ``python -m sidecar``, both on loopback,
-their output in ``<data_dir>/dataplane/<workspace>.log``. The workspace's
-``url`` is ``http://<workspace id>.localhost:<sidecar port>`` (``local_url``): its own site, as a
-workspace host is in the cluster, so two workspaces keep separate cookies and the app on
-``127.0.0.1`` frames it cross-site; Chromium resolves ``*.localhost`` to loopback and treats it
-as a secure context, so the sidecar's ``Secure`` cookie works there without TLS.
+for its folders, the workspace's files among them, and its settings: the pod's, the AI chat
+through the LLM gateway) and ``python -m sidecar``, both on loopback (how they start and end:
+:mod:`devstack.dataplane_processes`), their output in ``<data_dir>/dataplane/<workspace>.log``.
+The workspace's ``url`` is ``http://<workspace id>.localhost:<sidecar port>`` (``local_url``):
+its own site, as a workspace host is in the cluster, so two workspaces keep separate cookies and
+the app on ``127.0.0.1`` frames it cross-site; Chromium resolves ``*.localhost`` to loopback and
+treats it as a secure context, so the sidecar's ``Secure`` cookie works there without TLS.
 
 It plugs into the provisioner through the seam in :mod:`devstack.workspaces`:
 
@@ -34,77 +35,28 @@ import json
 import logging
 import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from devstack import dataplane_ide
+from devstack import dataplane_processes as procs
 from devstack.dataplane_ide import IdeKind
 from devstack.dataplane_ports import PortBook, free_port
+from devstack.dataplane_processes import HOST, ROOT, Running, StartFailed
+from shared.clock import Clock
 from shared.provisioner.objects import sidecar_env as pod_sidecar_env
+from shared.provisioner.theia import LlmAccess, WorkspaceGone, workspace_settings
 from shared.workspaces import model
 
 log = logging.getLogger("coditect.devstack.dataplane")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOST = "127.0.0.1"
-# The sidecar's own tuning variables may be set for local runs as CODITECT_SIDECAR_<NAME>
-# (e.g. CODITECT_SIDECAR_ACTIVITY_INTERVAL_SECONDS=2); identity, keys and ports are ours.
-PASS_THROUGH_PREFIX = "CODITECT_SIDECAR_"
-OWNED = frozenset(
-    {
-        "WORKSPACE_ID",
-        "USER_ID",
-        "TENANT_ID",
-        "JWKS_URL",
-        "TOKEN_ISSUER",
-        "ACTIVITY_URL",
-        "ACTIVITY_TOKEN",
-        "ACTIVITY_TOKEN_FILE",
-        "UPSTREAM_URL",
-        "LISTEN_HOST",
-        "LISTEN_PORT",
-        "METRICS_HOST",
-        "METRICS_PORT",
-        "APP_ORIGIN",
-    }
-)
-# Only these of the stack's environment reach the children: no platform secret does.
-INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-READY_TIMEOUT_SECONDS = {"theia": 60.0, "placeholder": 20.0}
-# Locally a stop should be quick: open WebSockets get this long before they are closed.
-SHUTDOWN_GRACE_SECONDS = 2.0
 WATCH_SECONDS = 2.0
 SETTLED_ELSEWHERE = ("stopped", "deleted", "failed")
 # A workspace id that can be a host name label (ids are uuid hex).
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-
-
-class StartFailed(Exception):
-    """A process exited or never became ready; the message points at the log file."""
-
-
-@dataclass
-class Running:
-    ws: dict[str, Any]
-    port: int
-    ide_port: int
-    metrics_port: int
-    ide: subprocess.Popen[bytes]
-    sidecar: subprocess.Popen[bytes]
-    log_path: str
-    ide_kind: IdeKind
-
-    def alive(self) -> bool:
-        return self.ide.poll() is None and self.sidecar.poll() is None
 
 
 class LocalDataPlane:
@@ -114,6 +66,8 @@ class LocalDataPlane:
         self,
         db: Any,
         *,
+        llm: LlmAccess,
+        clock: Clock,
         platform_url: str,
         issuer: str,
         data_dir: str,
@@ -121,6 +75,8 @@ class LocalDataPlane:
         ide: IdeKind = "theia",
     ) -> None:
         self.db = db
+        self.llm = llm
+        self.clock = clock
         self.ide: IdeKind = ide
         self.platform_url = platform_url.rstrip("/")
         self.issuer = issuer
@@ -185,7 +141,7 @@ class LocalDataPlane:
                     "restarting the local sidecar of a workspace",
                     extra={"fields": {"workspace_id": wid, "log": current.log_path}},
                 )
-                self._terminate([current])
+                procs.terminate([current])
                 del self._running[wid]
             running = self._start(ws, port)
             with self._lock:
@@ -193,7 +149,7 @@ class LocalDataPlane:
                 if not closed:
                     self._running[wid] = running
             if closed:  # the stack stopped while these started: they must not outlive it
-                self._terminate([running])
+                procs.terminate([running])
                 self._write_state(wid, None)
                 return None
         log.info(
@@ -215,7 +171,7 @@ class LocalDataPlane:
             running = self._running.pop(wid, None)
             if running is None:
                 return False
-            self._terminate([running])
+            procs.terminate([running])
         self._write_state(wid, None)
         log.info("local sidecar stopped", extra={"fields": {"workspace_id": wid}})
         return True
@@ -229,7 +185,7 @@ class LocalDataPlane:
         with self._lock:
             everything = list(self._running.values())
             self._running.clear()
-        self._terminate(everything)
+        procs.terminate(everything)
         for running in everything:
             self._write_state(running.ws["workspace_id"], None)
         self._reader.shutdown(wait=True)
@@ -240,21 +196,18 @@ class LocalDataPlane:
 
     def _start(self, ws: dict[str, Any], port: int) -> Running:
         wid = ws["workspace_id"]
-        credential = self._reader.submit(self._activity_token, ws).result(timeout=10)
-        if credential is None:
-            raise StartFailed(f"workspace {wid} has no activity credential; no sidecar started")
+        credential, settings = self._reader.submit(self._start_inputs, ws).result(timeout=10)
         ide_port = self._free_port()
         metrics_port = self._free_port(exclude={ide_port})
         log_path = os.path.join(self.dir, f"{wid}.log")
         where = dataplane_ide.folders(self.dir, wid)
-        where.prepare(ws)
-        base = {k: self._environ[k] for k in INHERITED if k in self._environ}
-        base.update(PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        where.prepare(settings)
+        base = procs.base_env(self._environ)
         # The pod spec's own environment (so a variable added there reaches local sidecars
         # too), with local ports and the credential as a variable instead of a mounted file.
         sidecar_env = {
             **base,
-            **self._pass_through(),
+            **procs.pass_through(self._environ),
             **pod_sidecar_env(ws, self.platform_url, self.issuer),
             "UPSTREAM_URL": f"http://{HOST}:{ide_port}",
             "LISTEN_HOST": HOST,
@@ -265,7 +218,7 @@ class LocalDataPlane:
             # The app's IDE tabs frame the IDE from the stack's origin.
             "APP_ORIGIN": self.platform_url,
         }
-        sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(SHUTDOWN_GRACE_SECONDS))
+        sidecar_env.setdefault("SHUTDOWN_GRACE_SECONDS", str(procs.SHUTDOWN_GRACE_SECONDS))
         with open(log_path, "ab") as out:
             out.write(
                 f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {self.ide} IDE on {HOST}:{ide_port} "
@@ -276,96 +229,36 @@ class LocalDataPlane:
                 self.ide, where, host=HOST, port=ide_port, base_env=base, cwd=ROOT, out=out
             )
             try:
-                sidecar = self._spawn(["-m", "sidecar"], sidecar_env, out)
+                sidecar = procs.spawn_python(["-m", "sidecar"], sidecar_env, out)
             except OSError:
                 dataplane_ide.kill_group(ide)
                 ide.wait()
                 raise
         running = Running(dict(ws), port, ide_port, metrics_port, ide, sidecar, log_path, self.ide)
         try:
-            self._wait_ready(running)
+            procs.wait_ready(running)
         except StartFailed:
-            self._terminate([running])
+            procs.terminate([running])
             raise
         self._write_state(wid, running)
         return running
 
-    @staticmethod
-    def _spawn(args: list[str], env: dict[str, str], out: BinaryIO) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def _pass_through(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for key, value in self._environ.items():
-            if key.startswith(PASS_THROUGH_PREFIX):
-                name = key[len(PASS_THROUGH_PREFIX) :]
-                if name and name not in OWNED:
-                    out[name] = value
-        return out
-
-    @staticmethod
-    def _wait_ready(running: Running) -> None:
-        """Until the IDE serves its page and the sidecar's ``/readyz`` (it reaches the IDE) is
-        200, as the pod's two readiness probes."""
-        url = f"http://{HOST}:{running.port}/readyz"
-        limit = READY_TIMEOUT_SECONDS[running.ide_kind]
-        deadline = time.monotonic() + limit
-        ide_answers = False
-        while time.monotonic() < deadline:
-            for name, proc in (("IDE", running.ide), ("sidecar", running.sidecar)):
-                if proc.poll() is not None:
-                    raise StartFailed(
-                        f"the local {running.ide_kind} {name} exited with status "
-                        f"{proc.returncode}; see {running.log_path}"
-                    )
-            ide_answers = ide_answers or dataplane_ide.answers(HOST, running.ide_port)
-            if ide_answers:
-                try:
-                    with _DIRECT.open(url, timeout=1) as response:
-                        if response.status == 200:
-                            return
-                except (urllib.error.URLError, OSError):
-                    pass
-            time.sleep(0.05)
-        what = "sidecar" if ide_answers else f"{running.ide_kind} IDE"
-        raise StartFailed(
-            f"the local {what} was not ready after {limit:g} s; see {running.log_path}"
-        )
-
-    @staticmethod
-    def _terminate(group: list[Running]) -> None:
-        """SIGTERM, a grace period, then SIGKILL; sidecars first, then the IDEs behind them
-        (each IDE's whole process group: Theia's watcher and terminal shells too)."""
-        for attr in ("sidecar", "ide"):
-            procs: list[subprocess.Popen[bytes]] = [getattr(r, attr) for r in group]
-            for proc in procs:
-                if attr == "ide":
-                    dataplane_ide.signal_group(proc, signal.SIGTERM)
-                elif proc.poll() is None:
-                    proc.terminate()
-            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS + 5
-            for proc in procs:
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                if attr == "ide":
-                    dataplane_ide.kill_group(proc)  # whatever of its group is left
-
     # == the store ================================================================================
-    def _activity_token(self, ws: dict[str, Any]) -> str | None:
-        # The same private record the provisioner reads to write the namespace Secret.
-        ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
+    def _start_inputs(self, ws: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The sidecar's activity credential and Theia's settings, read as the provisioner reads
+        them for a pod's Secrets (on the reader thread: see ``_reader``)."""
+        wid = ws["workspace_id"]
+        ids = (ws["tenant_id"], ws["user_id"], wid)
         record = self.db.transact(lambda tr: model.load(tr.get(model.secret_key(*ids))))
-        return record["activity_token"] if record else None
+        if record is None:
+            raise StartFailed(f"workspace {wid} has no activity credential; no sidecar started")
+        try:
+            settings = workspace_settings(
+                self.db, self.llm.key_secret(), self.llm.gateway_url, ws, self.clock.now()
+            )
+        except WorkspaceGone:
+            raise StartFailed(f"workspace {wid} was deleted; no sidecar started") from None
+        return record["activity_token"], settings
 
     def _status(self, ws: dict[str, Any]) -> str | None:
         ids = (ws["tenant_id"], ws["user_id"], ws["workspace_id"])
@@ -436,10 +329,6 @@ class LocalDataPlane:
         os.replace(tmp, path)
 
 
-# Loopback never goes through a proxy from the environment.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def local_url(wid: str, port: int) -> str:
     """``http://<id>.localhost:<port>``: its own site per workspace (separate cookies, and not
     the app's ``127.0.0.1``), loopback and a secure context in Chromium, so ``Secure`` cookies
@@ -462,6 +351,10 @@ def start(stack: Any) -> Callable[[], None]:
     services = stack.services
     plane = LocalDataPlane(
         services.db,
+        # Theia's settings as the provisioner renders them for a pod: the plan's models at the
+        # gateway on this origin (<stack URL>/api/llm/v1), the workspace's own LLM key.
+        llm=LlmAccess(services.settings.llm_public_url, services.llm_key_secret),
+        clock=services.clock,
         platform_url=stack.url,
         issuer=stack.settings.issuer,
         data_dir=stack.settings.data_dir,

@@ -8,11 +8,17 @@ pod's volumes::
                                             stop/start, removed on delete
     <data>/dataplane/<workspace id>/home    HOME of the IDE and its terminals
     <data>/dataplane/<workspace id>/theia   THEIA_CONFIG_DIR: Coditect's chat agent and the
-                                            settings.json the platform renders (``theia_settings``)
+                                            settings.json the platform renders, as for a pod
 
 Theia runs as the workspace image runs it (``node lib/backend/main.js --hostname H --port P
 <folder>``) in a process group of its own, so its file watcher and the terminals' shells end
 with it.
+
+Its ``settings.json`` is what the provisioner puts into a pod's settings Secret
+(``shared.provisioner.theia.workspace_settings``): the tenant's plan's models at the LLM gateway on
+the stack's origin (``<origin>/api/llm/v1``, which the Theia backend calls) with the workspace's
+own LLM key; so the chat is metered as in the cluster. Rewritten at every start: a plan change
+reaches it at the next start, as a pod's Secret at its next converge.
 """
 
 from __future__ import annotations
@@ -32,31 +38,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from devstack import ide
+from shared.llm.theia_settings import SETTINGS_FILE
 
 IdeKind = Literal["theia", "placeholder"]
-
-# The preference keys Theia's AI packages read (see docs/ide.md for the full shape with models).
-CHAT_AGENT = "ai-features.chat.defaultChatAgent"
-OPENAI_MODELS = "ai-features.openAiCustom.customOpenAiModels"
-MODEL_ALIASES = "ai-features.languageModelAliases"
-
-
-def theia_settings(ws: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``settings.json`` the platform renders for a workspace's Theia (the settings Secret in
-    the cluster; written into the workspace's THEIA_CONFIG_DIR at each local start).
-
-    AI on (the chat with Coditect's agent), and no model yet: the LLM gateway fills
-    ``OPENAI_MODELS`` (url ``<origin>/api/llm/v1``, the workspace's key) and ``MODEL_ALIASES``
-    here, through this one function.
-    """
-    del ws  # the gateway's models and key will be the workspace's own
-    return {
-        # Declared by @theia/ai-ide only (not in this application): a no-op today, explicit so
-        # adding that package keeps the AI features on.
-        "ai-features.AiEnable.enableAI": True,
-        CHAT_AGENT: "Coditect",
-        OPENAI_MODELS: [],
-    }
 
 
 @dataclass(frozen=True)
@@ -75,16 +59,19 @@ class WorkspaceFolders:
     def config(self) -> str:
         return os.path.join(self.root, "theia")
 
-    def prepare(self, ws: Mapping[str, Any]) -> None:
-        """Create the folders (files kept as they are) and write the IDE's configuration."""
+    def prepare(self, settings: Mapping[str, Any]) -> None:
+        """Create the folders (files kept as they are) and write the IDE's configuration:
+        Coditect's chat agent and ``settings`` (it holds the workspace's LLM key: owner only,
+        as the pod's Secret volume is)."""
         for path in (self.files, self.home, self.config):
             os.makedirs(path, exist_ok=True)
         ide.seed_config_dir(Path(self.config))
-        settings = os.path.join(self.config, "settings.json")
-        tmp = settings + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(theia_settings(ws), fh, indent=2)
-        os.replace(tmp, settings)
+        target = os.path.join(self.config, SETTINGS_FILE)
+        tmp = target + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(settings, fh, indent=2)
+        os.replace(tmp, target)
 
     def remove(self) -> None:
         """The workspace was deleted: its storage goes with it."""

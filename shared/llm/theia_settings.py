@@ -5,9 +5,10 @@ The provisioner writes ``render_settings(...)`` as ``settings.json`` in a Secret
 Theia reads ``ai-features.openAiCustom.customOpenAiModels`` (an OpenAI-compatible ``url`` and
 ``apiKey`` per model; it posts to ``<url>/chat/completions``) and resolves each alias of
 ``ai-features.languageModelAliases`` to its ``selectedModel``. Every ``default/*`` alias Theia's
-agents ask for is mapped (the Coditect agent asks for ``default/universal``; naming a chat session
-uses another), else Theia would look for a model it was never given. docs/ide.md has the facts
-checked against the IDE build.
+agents ask for is mapped (the Coditect agent asks for ``default/universal``, Theia's own agents
+for others), else Theia would look for a model it was never given. Theia's session-naming agent
+is off: one chat message is one metered request. docs/ide.md has the facts checked against the
+IDE build.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from shared.llm.catalog import MODELS, Model
 SETTINGS_FILE = "settings.json"
 ID_PREFIX = "coditect/"
 CHAT_AGENT = "Coditect"  # ide/prompt-templates/agents/Coditect/agent.md
+# Theia's agent that titles each chat session with a request of its own once the first answer is
+# in: every such title would be a metered request against the user's plan that they never asked
+# for, so it is off and a session keeps its first message as its title.
+SESSION_NAMING_AGENT = "Chat Session Naming"
 # Preferred models per Theia alias, best first; the first the plan allows is selected.
 ALIASES: dict[str, tuple[str, ...]] = {
     "default/code": ("claude-sonnet-4", "gpt-4.1", "gpt-4o", "gpt-4.1-mini", "claude-3-5-haiku"),
@@ -63,6 +68,7 @@ def render_settings(models: list[Model], gateway_url: str, key: str) -> dict[str
         "ai-features.openAiCustom.customOpenAiModels": custom,
         "ai-features.languageModelAliases": aliases,
         "ai-features.chat.defaultChatAgent": CHAT_AGENT,
+        "ai-features.agentSettings": {SESSION_NAMING_AGENT: {"enable": False}},
     }
 
 

@@ -15,7 +15,7 @@ from shared.provisioner.base import (
     TemporaryError,
 )
 from shared.provisioner.kube import KubeError
-from shared.provisioner.theia import WorkspaceGone, plan_and_key, settings_for
+from shared.provisioner.theia import WorkspaceGone, workspace_settings
 from shared.workspaces import model
 from shared.workspaces.model import WorkspaceRecord
 
@@ -212,10 +212,9 @@ class Converger(ReconcilerBase):
         except Exception as error:  # Secret Manager unreachable: a retry can fix it
             raise TemporaryError(f"reading the LLM key derivation secret: {error}") from error
         try:
-            plan, key = self.db.transact(lambda tr: plan_and_key(tr, secret, ws, self.clock.now()))
+            return workspace_settings(self.db, secret, self.llm.gateway_url, ws, self.clock.now())
         except WorkspaceGone:
             raise Superseded from None
-        return settings_for(plan, self.llm.gateway_url, key)
 
     def _ensure_pod(
         self, body: Obj, labels: dict[str, str], ws: WorkspaceRecord, token: str, started: float

@@ -4,7 +4,8 @@ with the workspace's own LLM key (docs/llm.md, docs/ide.md).
 The key is re-derived from its id and the derivation secret (the store keeps only its SHA-256);
 a workspace created before LLM keys existed is issued one here. The provisioner may not read
 Secrets, so the settings Secret is rendered from the store on every start and replaced whole:
-a plan change reaches it at the workspace's next converge.
+a plan change reaches it at the workspace's next converge. The local data plane renders a
+workspace's ``settings.json`` with the same function (``workspace_settings``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from shared.accounts.licenses import get_license
 from shared.llm import keys
 from shared.llm.theia_settings import models_for_plan, render_settings
 from shared.plans import effective_plan
-from shared.store import Transaction
+from shared.store import Database, Transaction
 from shared.workspaces import model
 from shared.workspaces.model import WorkspaceRecord
 
@@ -49,3 +50,12 @@ def plan_and_key(
 
 def settings_for(plan: str, gateway_url: str, key: str) -> dict[str, Any]:
     return render_settings(models_for_plan(plan), gateway_url, key)
+
+
+def workspace_settings(
+    db: Database, secret: bytes, gateway_url: str, ws: WorkspaceRecord, now: float
+) -> dict[str, Any]:
+    """Theia's settings for ``ws`` (its tenant's plan, its key), read in a transaction of their
+    own; raises ``WorkspaceGone`` for a deleted workspace."""
+    plan, key = db.transact(lambda tr: plan_and_key(tr, secret, ws, now))
+    return settings_for(plan, gateway_url, key)

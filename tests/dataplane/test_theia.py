@@ -3,14 +3,18 @@ in Chromium through the local stack with ``CODITECT_IDE=theia``.
 
 Create a workspace through the API, launch it through the sidecar: the workbench renders, a file
 opened and typed into is saved into the workspace's folder and the typing moves the workspace's
-``last_active`` (the injected beacon), a command runs in the terminal; stop and start keep the
-files; then the same IDE framed in the app's IDE tab, where typing counts too.
+``last_active`` (the injected beacon), a command runs in the terminal, a message sent in the AI
+chat is answered by the provider stand-in through the LLM gateway on the stack's origin and
+counted once against the tenant; stop and start keep the files; then the same IDE framed in the
+app's IDE tab, where typing counts too.
 Screenshots: ``.coditect/screenshots/dataplane-theia/`` (ignored by git).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from devstack import ide
+from devstack.llm_standins import WORDS
 from tests.conftest import ROOT, free_port
 from tests.dataplane.conftest import (
     ACTIVITY_INTERVAL,
@@ -36,6 +42,9 @@ pytestmark = pytest.mark.timeout(900)
 SCREENSHOTS = Path(ROOT, ".coditect", "screenshots", "dataplane-theia")
 RENDER_MS = 120_000  # the first render of the bundle on a busy 2-core machine
 TYPED = "typed through the sidecar"
+# ``[chunks:N]`` asks the provider stand-in for an answer of N words (devstack/llm_standins.py).
+QUESTION = "What does this workspace hold? [chunks:5]"
+ANSWER = " ".join(WORDS[:5])
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +110,49 @@ def type_and_check_activity(
     wait_until(lambda: last_active(stack, headers, wid) > before, 15, "last_active after typing")
 
 
+def llm_requests(stack: Stack, headers: dict[str, str]) -> tuple[int, int]:
+    """The month's LLM requests: the user's (``/api/auth/me``) and the tenant's
+    (``/api/llm/usage``)."""
+    me = requests.get(f"{stack.url}/api/auth/me", headers=headers, timeout=10)
+    usage = requests.get(f"{stack.url}/api/llm/usage", headers=headers, timeout=10)
+    assert me.status_code == 200 and usage.status_code == 200, (me.text, usage.text)
+    return me.json()["usage"].get("llm_requests", 0), usage.json()["used"]
+
+
+def gateway_settings(stack: Stack, files: Path) -> dict[str, Any]:
+    """The workspace's Theia settings: its plan's models at the gateway on the stack's origin,
+    with its own LLM key, in a file only its owner reads."""
+    path = files.parent / "theia" / "settings.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    settings: dict[str, Any] = json.loads(path.read_text())
+    models = settings["ai-features.openAiCustom.customOpenAiModels"]
+    assert models and {m["url"] for m in models} == {f"{stack.url}/api/llm/v1"}
+    assert len({m["apiKey"] for m in models}) == 1 and models[0]["apiKey"].startswith("cdt_llm_")
+    return settings
+
+
+def chat_is_answered_and_metered(stack: Stack, headers: dict[str, str], page: Any) -> str:
+    """A message in Theia's AI chat: the stand-in's answer shows, and the month's LLM requests
+    go up by exactly one (the Theia backend called the gateway with the workspace's key).
+    Returns the model that answered, as the usage report names it."""
+    before = llm_requests(stack, headers)
+    page.click("#shell-tab-chat-view-widget")
+    chat_input = page.locator("#chat-input-widget .monaco-editor")
+    chat_input.wait_for(timeout=60_000)
+    chat_input.click()
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    page.locator("#chat-view-widget").get_by_text(ANSWER).wait_for(timeout=60_000)
+    after = (before[0] + 1, before[1] + 1)
+    wait_until(lambda: llm_requests(stack, headers) == after, 15, "one LLM request counted")
+    time.sleep(3)  # nothing else follows the answer (no session-naming request)
+    assert llm_requests(stack, headers) == after
+    report = requests.get(f"{stack.url}/api/llm/usage", headers=headers, timeout=10).json()
+    (answered,) = report["by_model"]
+    assert answered["requests"] == 1
+    return str(answered["model"])
+
+
 def test_theia_behind_the_sidecar_top_level_and_framed(theia_stack: Stack) -> None:
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -117,6 +169,7 @@ def test_theia_behind_the_sidecar_top_level_and_framed(theia_stack: Stack) -> No
     assert state is not None and state["ide"]["kind"] == "theia"
     files = Path(state["files"])
     (files / "hello.txt").write_text("first line\n")
+    settings = gateway_settings(stack, files)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -151,6 +204,12 @@ def test_theia_behind_the_sidecar_top_level_and_framed(theia_stack: Stack) -> No
                 "out.txt written by the terminal",
             )
             page.screenshot(path=str(SCREENSHOTS / "top-level.png"))
+
+            # The AI chat, through the platform's LLM gateway, metered.
+            model = chat_is_answered_and_metered(stack, owner, page)
+            universal = settings["ai-features.languageModelAliases"]["default/universal"]
+            assert universal == {"selectedModel": f"coditect/{model}"}
+            page.screenshot(path=str(SCREENSHOTS / "chat.png"))
             page.close()
 
             # Stop and start: the processes go, the files stay.

@@ -80,6 +80,9 @@ def test_theia_settings_name_every_plan_model_with_gateway_and_key() -> None:
         ids = {c["id"] for c in rendered["ai-features.openAiCustom.customOpenAiModels"]}
         assert {a["selectedModel"] for a in named.values()} <= ids
         assert rendered["ai-features.chat.defaultChatAgent"] == "Coditect"
+        # No session titles through the gateway: one chat message, one metered request.
+        naming = rendered["ai-features.agentSettings"]["Chat Session Naming"]
+        assert naming == {"enable": False}
     secret = settings_secret("theia-settings", "u-1", {"app": "coditect"}, settings)
     kubernetes_validate.validate(secret, "1.31", strict=True)
     assert json.loads(base64.b64decode(secret["data"]["settings.json"])) == settings
