@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,7 +43,7 @@ from typing import Any
 from devstack import dataplane_ide
 from devstack import dataplane_processes as procs
 from devstack.dataplane_ide import IdeKind
-from devstack.dataplane_ports import PortBook, free_port
+from devstack.dataplane_ports import PortBook, free_port, local_url
 from devstack.dataplane_processes import HOST, ROOT, Running, StartFailed
 from shared.clock import Clock
 from shared.provisioner.objects import sidecar_env as pod_sidecar_env
@@ -56,7 +55,6 @@ log = logging.getLogger("coditect.devstack.dataplane")
 WATCH_SECONDS = 2.0
 SETTLED_ELSEWHERE = ("stopped", "deleted", "failed")
 # A workspace id that can be a host name label (ids are uuid hex).
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class LocalDataPlane:
@@ -327,14 +325,6 @@ class LocalDataPlane:
         with open(tmp, "w") as fh:
             json.dump(state, fh, indent=1)
         os.replace(tmp, path)
-
-
-def local_url(wid: str, port: int) -> str:
-    """``http://<id>.localhost:<port>``: its own site per workspace (separate cookies, and not
-    the app's ``127.0.0.1``), loopback and a secure context in Chromium, so ``Secure`` cookies
-    work over plain http."""
-    host = f"{wid}.localhost" if _LABEL.fullmatch(wid) else HOST
-    return f"http://{host}:{port}"
 
 
 def start(stack: Any) -> Callable[[], None]:

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
+
+from devstack.dataplane_processes import HOST
+
+# A DNS label: a workspace id that can be a host name of its own.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class PortBook:
@@ -72,3 +78,11 @@ def bindable(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def local_url(wid: str, port: int) -> str:
+    """``http://<id>.localhost:<port>``: its own site per workspace (separate cookies, and not
+    the app's ``127.0.0.1``), loopback and a secure context in Chromium, so ``Secure`` cookies
+    work over plain http."""
+    host = f"{wid}.localhost" if _LABEL.fullmatch(wid) else HOST
+    return f"http://{host}:{port}"

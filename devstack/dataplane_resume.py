@@ -11,15 +11,21 @@ records, or leaves ``ready`` (``starting``, no URL) for the resync to converge i
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from devstack.dataplane_ports import local_url
+from devstack.dataplane_processes import Running
 from shared.store import Transaction
 from shared.store.keys import INDEXES
 from shared.workspaces import model
 from shared.workspaces.model import WorkspaceRecord
 
-if TYPE_CHECKING:
-    from devstack.dataplane import LocalDataPlane
+
+class Serves(Protocol):
+    """The data plane's start of one workspace's processes (``LocalDataPlane.serve``)."""
+
+    def serve(self, ws: dict[str, Any]) -> Running | None: ...
+
 
 # Each start is two Python processes; a few at once keep a small machine responsive.
 PARALLEL_STARTS = 4
@@ -39,7 +45,7 @@ def ready_workspaces(db: Any) -> list[WorkspaceRecord]:
     return list(db.transact(read))
 
 
-def resume_ready(plane: LocalDataPlane, db: Any, clock: Any) -> int:
+def resume_ready(plane: Serves, db: Any, clock: Any) -> int:
     """Start the processes of every ``ready`` workspace; returns how many answer."""
     workspaces = ready_workspaces(db)
     if not workspaces:
@@ -52,10 +58,8 @@ def resume_ready(plane: LocalDataPlane, db: Any, clock: Any) -> int:
     return sum(1 for url in urls if url is not None)
 
 
-def _start(plane: LocalDataPlane, ws: WorkspaceRecord) -> str | None:
+def _start(plane: Serves, ws: WorkspaceRecord) -> str | None:
     """The URL the workspace answers on now, or None if its processes would not start."""
-    from devstack.dataplane import local_url
-
     running = plane.serve(dict(ws))
     return local_url(ws["workspace_id"], running.port) if running is not None else None
 
