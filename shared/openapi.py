@@ -78,15 +78,13 @@ def public_operations(found: Iterable[Router]) -> list[Operation]:
 
 def stack_operations() -> list[Operation]:
     """Answered by the origin itself rather than one function's handlers."""
-    from shared.api.schemas import Health
-
     return [
-        Operation("GET", "/healthz", "Liveness of every function and the stack", {200: Health}),
+        Operation("GET", "/healthz", "Liveness of every function and the stack", {200: "Health"}),
         Operation(
             "GET",
             "/readyz",
             "Readiness of the local stack: 200 once every component is started, else 503",
-            {200: Health},
+            {200: "Health"},
             errors=(503,),
         ),
     ]
@@ -98,6 +96,16 @@ def document() -> dict[str, Any]:
     return build(public_operations(routers()) + stack_operations())
 
 
+def response_model(name: str) -> type[BaseModel]:
+    """A route's response model, named in its ``responses``."""
+    from shared.api import schemas
+
+    model = getattr(schemas, name, None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise LookupError(f"shared.api.schemas has no response model {name!r}")
+    return model
+
+
 def build(operations: list[Operation]) -> dict[str, Any]:
     from shared.api.schemas import ErrorResponse
 
@@ -105,7 +113,9 @@ def build(operations: list[Operation]) -> dict[str, Any]:
     for op in operations:
         if op.body is not None:
             wanted.append((op.body, "validation"))
-        wanted.extend((m, "serialization") for m in op.responses.values() if m is not None)
+        wanted.extend(
+            (response_model(m), "serialization") for m in op.responses.values() if m is not None
+        )
     unique = list(dict.fromkeys(wanted))
     refs, definitions = models_json_schema(unique, ref_template="#/components/schemas/{model}")
 
@@ -184,7 +194,8 @@ def _operation(op: Operation, ref: Any, error: dict[str, Any]) -> dict[str, Any]
     for status, model in sorted(op.responses.items()):
         answer: dict[str, Any] = {"description": HTTPStatus(status).phrase}
         if model is not None:
-            answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
+            schema = ref(response_model(model), "serialization")
+            answer["content"] = {"application/json": {"schema": schema}}
         if 300 <= status < 400:
             answer["headers"] = {"Location": {"required": True, "schema": {"type": "string"}}}
         responses[str(status)] = answer

@@ -14,13 +14,14 @@ import secrets as pysecrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from shared.claims import Claims
 from shared.clock import Clock
 from shared.errors import Unauthorized
 from shared.secrets import SecretsPort
@@ -28,21 +29,6 @@ from shared.secrets import SecretsPort
 log = logging.getLogger("coditect.tokens")
 ALGORITHM = "ES256"
 CLOCK_SKEW_SECONDS = 30
-
-
-class Claims(TypedDict):
-    """A verified token's claims (every token the platform issues carries these)."""
-
-    iss: str
-    aud: str
-    sub: str  # user id
-    tid: str  # tenant id: the only source of a request's tenant
-    typ: str  # access, refresh, launch, workspace
-    iat: int
-    exp: int
-    jti: str
-    fam: NotRequired[str]  # refresh and access tokens: the family (one per sign-in)
-    scope: NotRequired[str]  # personal API tokens only: read, workspaces or llm
 
 
 def _b64url(data: bytes) -> str:

@@ -53,9 +53,11 @@ Auth = Literal["none", "bearer", "workspace"]
 class Operation:
     """What a route promises, for the OpenAPI document (shared/openapi.py builds it on request).
 
-    ``responses`` maps each success status to its body model (``None``: no body, e.g. 204 or a
-    redirect). ``errors`` are the statuses the handler itself can answer; those every route of its
-    kind can answer (a JSON body's 400/413/415/422, a token's 401) are added by the document.
+    ``responses`` maps each success status to the name of its body model in shared.api.schemas
+    (``None``: no body, e.g. 204 or a redirect): named, not imported, so serving a request never
+    loads the document's models (cold start). ``errors`` are the statuses the handler itself can
+    answer; those every route of its kind can answer (a JSON body's 400/413/415/422, a token's
+    401) are added by the document.
     ``body`` is the model ``read_json`` validates with; ``raw_body`` a body read as bytes (a
     signed webhook) that is documented as any JSON object.
     """
@@ -63,7 +65,7 @@ class Operation:
     method: str
     path: str
     summary: str
-    responses: Mapping[int, type[BaseModel] | None]
+    responses: Mapping[int, str | None]
     body: type[BaseModel] | None = None
     raw_body: bool = False
     errors: tuple[int, ...] = ()
@@ -106,7 +108,7 @@ class Router:
         pattern: str,
         *,
         summary: str = "",
-        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        responses: Mapping[int, str | None] | None = None,
         body: type[BaseModel] | None = None,
         raw_body: bool = False,
         errors: tuple[int, ...] = (),

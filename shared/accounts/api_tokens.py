@@ -15,6 +15,7 @@ from shared.accounts.audit import write_audit
 from shared.accounts.records import ApiTokenRecord
 from shared.accounts.scopes import TokenScope
 from shared.accounts.users import get_user
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.digests import sha256_hex
 from shared.errors import Conflict, NotFound, Unauthorized
@@ -23,7 +24,6 @@ from shared.settings import Settings
 from shared.store import Database, Transaction
 from shared.store.codec import dump, load
 from shared.store.keys import INDEXES, TENANTS
-from shared.tokens import Claims
 
 PREFIX = "cdt_pat_"
 SHOWN_PREFIX_LENGTH = len(PREFIX) + 4

@@ -12,12 +12,12 @@ from typing import Any, cast
 from shared.accounts.audit import write_audit
 from shared.accounts.records import IdentityRecord
 from shared.accounts.users import get_credential, get_user
+from shared.claims import Claims
 from shared.clock import Clock
 from shared.errors import Conflict, NotFound, Unauthorized
 from shared.store import Database, Transaction
 from shared.store.codec import load
 from shared.store.keys import INDEXES, TENANTS
-from shared.tokens import Claims
 
 
 def identities_of(tr: Transaction, tenant_id: str, user_id: str) -> list[IdentityRecord]:

@@ -22,12 +22,12 @@ from shared.accounts.password_flows import confirm_password, drop_password_reset
 from shared.accounts.records import IdentityRecord, RefreshFamily, UserRecord
 from shared.accounts.sessions import family_key, is_live, public_session, user_families
 from shared.accounts.users import get_credential, get_user, lookup_email, public_user
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.errors import Forbidden, Unauthorized, Unprocessable
 from shared.store import Database, Transaction, decode_counter
 from shared.store.codec import dump, load
 from shared.store.keys import INDEXES, TENANTS
-from shared.tokens import Claims
 
 FRESH_SIGN_IN_SECONDS = 5 * 60
 EXPORT_AUDIT_LIMIT = 1000

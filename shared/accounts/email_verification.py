@@ -16,13 +16,13 @@ from typing import Any, cast
 from shared.accounts.audit import write_audit
 from shared.accounts.records import EmailVerificationRecord, UserIds, UserRecord
 from shared.accounts.users import email_is_verified, get_user, put_user
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.digests import sha256_hex
 from shared.errors import BadRequest, TooManyRequests, Unauthorized
 from shared.store import Database, Transaction
 from shared.store.codec import dump, load
 from shared.store.keys import INDEXES, TENANTS
-from shared.tokens import Claims
 
 log = logging.getLogger("coditect.accounts")
 

@@ -29,13 +29,13 @@ from shared.accounts.users import (
     put_credential,
     put_user,
 )
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.digests import sha256_hex
 from shared.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
 from shared.store import Database, Transaction
 from shared.store.codec import dump, load
 from shared.store.keys import INDEXES, TENANTS, THROTTLE
-from shared.tokens import Claims
 
 log = logging.getLogger("coditect.accounts")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from shared.claims import Claims
 from shared.errors import Forbidden
-from shared.tokens import Claims
 
 Scope = Literal["account", "read", "workspaces", "llm"]
 TokenScope = Literal["read", "workspaces", "llm"]

@@ -15,12 +15,12 @@ from typing import Any, cast
 from shared.accounts.audit import write_audit
 from shared.accounts.records import RefreshFamily, UserRecord
 from shared.accounts.users import get_user, put_user
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.errors import NotFound, Unauthorized
 from shared.store import Database, Transaction
 from shared.store.codec import dump, load
 from shared.store.keys import TENANTS
-from shared.tokens import Claims
 
 
 def family_key(tenant_id: str, family_id: str) -> bytes:

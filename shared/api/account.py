@@ -16,9 +16,8 @@ from shared.accounts.requests import (
     PasswordResetRequest,
     PasswordSetRequest,
 )
-from shared.api import schemas as s
+from shared.claims import Claims
 from shared.oauth.config import PROVIDERS
-from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import Services, services
 
@@ -36,7 +35,7 @@ def signed_in(request: Any) -> tuple[Services, Claims]:
     "GET",
     "/api/auth/sessions",
     summary="The account's sign-in sessions",
-    responses={200: s.SessionList},
+    responses={200: "SessionList"},
     errors=(403,),
     auth="bearer",
 )
@@ -79,7 +78,7 @@ def sign_out_everywhere(request: Any) -> Reply:
     "/api/auth/password/reset",
     summary="Mail a password reset link (the same answer whether or not the account exists)",
     body=PasswordResetRequest,
-    responses={202: s.Accepted},
+    responses={202: "Accepted"},
     errors=(429,),
 )
 def request_password_reset(request: Any) -> Reply:
@@ -148,7 +147,7 @@ def set_password(request: Any) -> Reply:
     "GET",
     "/api/auth/connections",
     summary="Linked Google/GitHub identities and whether the account has a password",
-    responses={200: s.ConnectionList},
+    responses={200: "ConnectionList"},
     errors=(403,),
     auth="bearer",
 )
@@ -161,7 +160,7 @@ def list_connections(request: Any) -> Reply:
     "POST",
     "/api/auth/connections/{provider}/link",
     summary="Start linking a Google/GitHub identity (the URL to send the browser to)",
-    responses={200: s.Url},
+    responses={200: "Url"},
     errors=(403, 404, 409),
     auth="bearer",
     choices={"provider": PROVIDERS},
@@ -197,7 +196,7 @@ def unlink_connection(request: Any, provider: str, subject: str) -> Reply:
     "/api/auth/tokens",
     summary="Create a personal API token (its secret is shown once)",
     body=CreateApiTokenRequest,
-    responses={201: s.ApiTokenCreated},
+    responses={201: "ApiTokenCreated"},
     errors=(403, 409),
     auth="bearer",
 )
@@ -211,7 +210,7 @@ def create_api_token(request: Any) -> Reply:
     "GET",
     "/api/auth/tokens",
     summary="The account's personal API tokens (no secrets)",
-    responses={200: s.ApiTokenList},
+    responses={200: "ApiTokenList"},
     errors=(403,),
     auth="bearer",
 )
@@ -265,7 +264,7 @@ def delete_account(request: Any) -> Reply:
     "GET",
     "/api/auth/export",
     summary="The account's data as a JSON download",
-    responses={200: s.AccountExport},
+    responses={200: "AccountExport"},
     errors=(403,),
     auth="bearer",
 )

@@ -17,7 +17,6 @@ from shared.accounts.requests import (
 )
 from shared.accounts.users import public_user
 from shared.api import account
-from shared.api import schemas as s
 from shared.errors import ApiError
 from shared.web import Reply, Router, bearer_token, client_address, read_json
 from shared.wiring import Services, services
@@ -37,7 +36,7 @@ def mail_verification_link(svc: Services, user: UserRecord, token: str) -> bool:
 
 
 @router.route(
-    "GET", "/.well-known/jwks.json", summary="Public signing keys", responses={200: s.Jwks}
+    "GET", "/.well-known/jwks.json", summary="Public signing keys", responses={200: "Jwks"}
 )
 def jwks(request: Any) -> Reply:
     # Public keys change rarely; a short cache keeps verifiers fresh after a rotation.
@@ -49,7 +48,7 @@ def jwks(request: Any) -> Reply:
     "/api/auth/register",
     summary="Sign up (a paid plan starts its Stripe subscription)",
     body=RegisterRequest,
-    responses={201: s.Registered},
+    responses={201: "Registered"},
     errors=(409,),
 )
 def register(request: Any) -> Reply:
@@ -75,7 +74,7 @@ def register(request: Any) -> Reply:
     "/api/auth/login",
     summary="Sign in with email and password (throttled)",
     body=LoginRequest,
-    responses={200: s.SignedIn},
+    responses={200: "SignedIn"},
     errors=(401, 429),
 )
 def login(request: Any) -> Reply:
@@ -92,7 +91,7 @@ def login(request: Any) -> Reply:
     "/api/auth/refresh",
     summary="Rotate a refresh token (reuse revokes its family)",
     body=RefreshRequest,
-    responses={200: s.Tokens},
+    responses={200: "Tokens"},
     errors=(401,),
 )
 def refresh(request: Any) -> Reply:
@@ -119,7 +118,7 @@ def logout(request: Any) -> Reply:
     "GET",
     "/api/auth/me",
     summary="The caller, plan, limits and usage",
-    responses={200: s.Me},
+    responses={200: "Me"},
     auth="bearer",
 )
 def me(request: Any) -> Reply:
@@ -133,7 +132,7 @@ def me(request: Any) -> Reply:
     "/api/auth/verify-email",
     summary="Confirm the email with the mailed token",
     body=VerifyEmailRequest,
-    responses={200: s.UserEnvelope},
+    responses={200: "UserEnvelope"},
     auth="bearer",
 )
 def verify_email(request: Any) -> Reply:
@@ -175,7 +174,7 @@ router.include(account.router)
     "GET",
     "/api/openapi.json",
     summary="This document",
-    responses={200: s.OpenApiDocument},
+    responses={200: "OpenApiDocument"},
 )
 def openapi(request: Any) -> Reply:
     from shared.openapi import document  # built on first request: cold start stays small

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.api import schemas as s
 from shared.web import Reply, Router, bearer_token
 from shared.wiring import services
 
@@ -18,7 +17,7 @@ router = Router("llm")
     "GET",
     "/api/llm/usage",
     summary="The LLM usage of the caller's tenant for a month (YYYY-MM, default this month)",
-    responses={200: s.LlmUsage},
+    responses={200: "LlmUsage"},
     errors=(403, 422),
     query=("period",),
     auth="bearer",

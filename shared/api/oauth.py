@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.accounts.clients import remember_client
 from shared.accounts.notices import after_take_back
 from shared.accounts.users import public_user
-from shared.api import schemas as s
+from shared.claims import Claims
 from shared.errors import NotFound
 from shared.oauth.config import PROVIDERS
 from shared.oauth.cookie import (
@@ -30,7 +30,6 @@ from shared.oauth.cookie import (
     valid_binding,
 )
 from shared.oauth.errors import OAuthFailure
-from shared.tokens import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import Services, services
 
@@ -72,7 +71,7 @@ def start(request: Any, provider: str) -> Reply:
     "POST",
     "/api/auth/oauth/{provider}/link",
     summary="Start linking Google or GitHub to the signed-in account (the URL to go to)",
-    responses={200: s.Url},
+    responses={200: "Url"},
     errors=(403, 404, 409),
     auth="bearer",
     choices={"provider": PROVIDERS},
@@ -135,7 +134,7 @@ def callback(request: Any, provider: str) -> Reply:
     "/api/auth/oauth/exchange",
     summary="Trade the one-time code for tokens",
     body=ExchangeRequest,
-    responses={200: s.OAuthSignedIn},
+    responses={200: "OAuthSignedIn"},
 )
 def exchange(request: Any) -> Reply:
     remember_client(request)

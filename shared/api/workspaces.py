@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.accounts.scopes import Scope
-from shared.api import schemas as s
-from shared.tokens import Claims
+from shared.claims import Claims
 from shared.web import Reply, Router, bearer_token, read_json
 from shared.wiring import services
 from shared.workspaces.service import Activity, CreateWorkspace, WorkspaceService
@@ -27,7 +26,7 @@ def _caller(request: Any, scope: Scope = "workspaces") -> tuple[Claims, Workspac
     "/api/workspaces",
     summary="Create a workspace within the plan's limits",
     body=CreateWorkspace,
-    responses={202: s.WorkspaceEnvelope},
+    responses={202: "WorkspaceEnvelope"},
     errors=(403, 409),
     auth="bearer",
 )
@@ -41,7 +40,7 @@ def create(request: Any) -> Reply:
     "GET",
     "/api/workspaces",
     summary="The caller's workspaces",
-    responses={200: s.WorkspaceList},
+    responses={200: "WorkspaceList"},
     auth="bearer",
 )
 def list_workspaces(request: Any) -> Reply:
@@ -53,7 +52,7 @@ def list_workspaces(request: Any) -> Reply:
     "GET",
     "/api/workspaces/{workspace_id}",
     summary="Status, progress, url, last activity",
-    responses={200: s.WorkspaceEnvelope},
+    responses={200: "WorkspaceEnvelope"},
     errors=(404,),
     auth="bearer",
 )
@@ -66,7 +65,7 @@ def get(request: Any, workspace_id: str) -> Reply:
     "POST",
     "/api/workspaces/{workspace_id}/stop",
     summary="Stop (the files are kept)",
-    responses={202: s.WorkspaceEnvelope},
+    responses={202: "WorkspaceEnvelope"},
     errors=(404, 409),
     auth="bearer",
 )
@@ -79,7 +78,7 @@ def stop(request: Any, workspace_id: str) -> Reply:
     "POST",
     "/api/workspaces/{workspace_id}/start",
     summary="Start again within the plan's limits",
-    responses={202: s.WorkspaceEnvelope},
+    responses={202: "WorkspaceEnvelope"},
     errors=(403, 404, 409),
     auth="bearer",
 )
@@ -92,7 +91,7 @@ def start(request: Any, workspace_id: str) -> Reply:
     "DELETE",
     "/api/workspaces/{workspace_id}",
     summary="Delete, storage included",
-    responses={202: s.WorkspaceEnvelope},
+    responses={202: "WorkspaceEnvelope"},
     errors=(404, 409),
     auth="bearer",
 )
@@ -105,7 +104,7 @@ def delete(request: Any, workspace_id: str) -> Reply:
     "POST",
     "/api/workspaces/{workspace_id}/launch",
     summary="A one-time launch URL for the IDE (ready workspaces only)",
-    responses={200: s.Url},
+    responses={200: "Url"},
     errors=(404, 409),
     auth="bearer",
 )
@@ -118,7 +117,7 @@ def launch(request: Any, workspace_id: str) -> Reply:
     "POST",
     "/api/workspaces/{workspace_id}/token",
     summary="A short-lived bearer token for the workspace's host only",
-    responses={200: s.WorkspaceToken},
+    responses={200: "WorkspaceToken"},
     errors=(404, 409),
     auth="bearer",
 )

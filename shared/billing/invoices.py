@@ -14,10 +14,10 @@ from shared.billing.gateway import GatewayError
 from shared.billing.licensing import LIVE
 from shared.billing.records import api_error, get_billing
 from shared.billing.service import BillingService
+from shared.claims import Claims
 from shared.clock import isoformat
 from shared.plans import CATALOG
 from shared.store import Transaction
-from shared.tokens import Claims
 
 INVOICE_LIMIT = 24  # two years of monthly invoices
 

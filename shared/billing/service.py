@@ -29,6 +29,7 @@ from shared.billing.records import (
 )
 from shared.billing.settings import BillingSettings
 from shared.billing.webhooks import StripeWebhooks
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.errors import Conflict, Unprocessable
 from shared.events import EventsPort
@@ -36,7 +37,6 @@ from shared.ids import new_id
 from shared.plans import PAID_PLANS
 from shared.store import Database, Transaction
 from shared.store.codec import dump
-from shared.tokens import Claims
 
 log = logging.getLogger("coditect.billing")
 

@@ -7,16 +7,16 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.claims import Claims
 from shared.clock import Clock, isoformat
 from shared.errors import Unprocessable
 from shared.llm import metering
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
 from shared.store.keys import TENANTS
-from shared.tokens import Claims
 
 if TYPE_CHECKING:
-    from shared.tokens import Claims
+    from shared.claims import Claims
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 monthly_requests = metering.monthly_requests

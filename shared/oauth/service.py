@@ -34,6 +34,7 @@ from shared.accounts.users import (
     get_user,
     normalize_email,
 )
+from shared.claims import Claims
 from shared.clock import Clock
 from shared.digests import sha256_hex
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
@@ -61,7 +62,6 @@ from shared.secret_names import (
 from shared.secrets import SecretNotFound, SecretsPort
 from shared.settings import Settings
 from shared.store import Database, Transaction
-from shared.tokens import Claims
 
 # Both halves of a provider's credentials are read through the secrets port under these names.
 CLIENT_ID_NAMES = {GOOGLE: GOOGLE_OAUTH_CLIENT_ID, GITHUB: GITHUB_OAUTH_CLIENT_ID}

@@ -22,6 +22,7 @@ from shared.accounts.audit import write_audit
 from shared.accounts.licenses import get_license
 from shared.accounts.sessions import check_token_fresh
 from shared.accounts.users import get_user
+from shared.claims import Claims
 from shared.clock import Clock
 from shared.digests import sha256_hex
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -30,7 +31,6 @@ from shared.ids import new_id
 from shared.llm.keys import issue_workspace_key, revoke_workspace_key
 from shared.plans import effective_plan
 from shared.store import Database, Transaction
-from shared.tokens import Claims
 from shared.workspaces import hours, model
 from shared.workspaces.config import WorkspaceSettings, disk_gb
 from shared.workspaces.model import WorkspaceRecord
