@@ -1,6 +1,7 @@
 """The gateway: an aiohttp application speaking OpenAI's API at ``/api/llm/v1`` (and ``/v1``).
 
-Per request: the workspace key is resolved and the plan read (one read transaction), the model
+Per request: the workspace key is resolved and the plan read (one read transaction, or the
+instance's reading of the last few seconds: ``CODITECT_LLM_KEY_CACHE_SECONDS``), the model
 checked against the plan and the configured providers, one request reserved (metering.reserve),
 the upstream called (upstream.open_call), and the answer relayed chunk by chunk as it arrives.
 Nothing reaches the client before the upstream has answered, so every failure up to then is
@@ -44,6 +45,7 @@ T = TypeVar("T")
 BLOCK_ABOVE = 512  # remaining requests above which an instance reserves blocks
 BLOCK_MAX = 32
 PROVIDER_KEY_SECONDS = 60.0
+KEY_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Gateway:
     pending_usage: dict[tuple[str, str, str, str], metering.Usage] = field(default_factory=dict)
     pending_moment: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
     _provider_keys: tuple[float, dict[str, str]] = (0.0, {})
+    # Recently authorized keys (key -> (until, caller)): a key seen again within
+    # ``key_cache_seconds`` skips its read transaction and the hop to the store's thread.
+    _callers: dict[str, tuple[float, Caller]] = field(default_factory=dict)
     _background: set[asyncio.Future[Any]] = field(default_factory=set)
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -102,6 +107,22 @@ class Gateway:
         return out
 
     # -- who is calling ----------------------------------------------------------------------------
+    async def caller(self, presented: str) -> Caller:
+        """The key's owner and plan: from the store, or as read less than
+        ``key_cache_seconds`` ago (a revoked key or a plan change reaches this instance that
+        much later; refusals are never cached)."""
+        now = self.clock.now()
+        cached = self._callers.get(presented)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self.run(self.authorize, presented)
+        ttl = self.settings.key_cache_seconds
+        if ttl > 0:
+            if len(self._callers) >= KEY_CACHE_MAX:
+                self._callers.clear()  # bounded memory; the next requests read the store again
+            self._callers[presented] = (now + ttl, found)
+        return found
+
     def authorize(self, tr: Transaction, presented: str) -> Caller:
         owner = keys.lookup_key(tr, presented)
         if owner is None:
@@ -292,7 +313,7 @@ async def _read_body(request: web.Request, limit: int) -> dict[str, Any]:
 async def models(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
-        caller = await gw.run(gw.authorize, _bearer(request))
+        caller = await gw.caller(_bearer(request))
     except LlmError as error:
         return error_response(error)
     available = await gw.provider_keys()
@@ -316,7 +337,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         presented = _bearer(request)
         body = await _read_body(request, gw.settings.max_body_bytes)
-        caller = await gw.run(gw.authorize, presented)
+        caller = await gw.caller(presented)
         chain = await gw.usable_chain(caller, body.get("model"))
         opened = await gw.admit(caller, chain, body)
     except LlmError as error:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 
@@ -41,11 +42,17 @@ METRICS = ("requests", "input_tokens", "output_tokens", "cost_micro_usd")
 
 
 def month_of(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m")
+    return _day(int(now // 86400))[:7]
 
 
 def day_of(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
+    return _day(int(now // 86400))
+
+
+@functools.lru_cache(maxsize=4)
+def _day(days_since_epoch: int) -> str:
+    """UTC date of a day number: formatted once per day, not once per request."""
+    return dt.datetime.fromtimestamp(days_since_epoch * 86400, dt.UTC).strftime("%Y-%m-%d")
 
 
 def seconds_to_next_month(now: float) -> int:

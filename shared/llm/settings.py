@@ -60,6 +60,14 @@ class LlmSettings(EnvSettings):
         gt=0,
     )
     max_body_bytes: int = 4 * 1024 * 1024
+    key_cache_seconds: float = env(
+        "CODITECT_LLM_KEY_CACHE_SECONDS",
+        5.0,
+        "Seconds an instance reuses a workspace key's authorization (owner and plan) before "
+        "reading it again; a revoked key or a plan change takes effect that much later. 0: "
+        "read on every request.",
+        ge=0,
+    )
     # Usage records are written in one transaction per this many seconds (lost on a crash: that
     # much usage detail, never the monthly count, which is reserved before forwarding).
     usage_flush_seconds: float = 0.25

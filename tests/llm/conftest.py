@@ -62,6 +62,8 @@ def set_plan(services: Any, tenant_id: str, plan: str) -> None:
             reason="test",
         )
     )
+    # A plan change reaches a gateway instance within its key cache time.
+    services.clock.advance(services.settings.llm.key_cache_seconds + 0.1)
 
 
 @pytest.fixture

@@ -64,6 +64,9 @@ def test_revoked_key_is_refused_and_reissue_rotates(
     assert ask(llm).choices
     w = workspace
     assert services.db.transact(keys.revoke_workspace_key, w.tenant_id, w.user_id, w.workspace_id)
+    # This instance read the key a moment ago: it reads it again once its cache time is up.
+    assert ask(llm).choices
+    services.clock.advance(gateway.gateway.settings.key_cache_seconds + 0.1)
     with pytest.raises(openai.AuthenticationError):
         ask(llm)
     secret = keys.derivation_secret(services.secrets, generate_if_missing=False)
@@ -82,6 +85,7 @@ def test_revoked_key_is_refused_and_reissue_rotates(
 def test_deleted_workspace_key_is_refused(
     llm: openai.OpenAI, workspace: Workspace, api: Any
 ) -> None:
+    # Never used before its workspace went: nothing cached, refused at once.
     deleted = api.delete(f"/api/workspaces/{workspace.workspace_id}", headers=workspace.headers)
     assert deleted.status_code == 202
     with pytest.raises(openai.AuthenticationError):
