@@ -267,6 +267,9 @@ def main() -> int:
         "CODITECT_DATA_DIR": os.path.join(data_dir, "data"),
         "CODITECT_PUBLIC_URL": url,
         "PYTHONPATH": ROOT,
+        # The control plane under load, not dozens of IDE backends sharing its 2 cores (in
+        # production each workspace's IDE runs in its own pod): the light placeholder IDE.
+        "CODITECT_IDE": os.environ.get("CODITECT_IDE", "placeholder"),
     }
     log_path = os.path.join(data_dir, "devstack.log")
     print(f"starting the local stack on {url} (log: {log_path})", flush=True)
