@@ -97,7 +97,9 @@ class Router:
     def __init__(self, function: str, project: str = "") -> None:
         self.function = function
         self.project = project
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        # (literal start of the pattern, method, regex, handler): the start is compared first,
+        # so a request runs only the regexes of routes that can match it.
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
         # Every route's promise; ``None`` for a route registered without one (a test refuses it).
         self.operations: list[tuple[str, str, Operation | None]] = []
         self.included_in: str | None = None  # the function that serves these routes, if another
@@ -142,7 +144,8 @@ class Router:
         )
 
         def register(handler: Handler) -> Handler:
-            self._routes.append((method, _compile(pattern, tuple(opaque)), handler))
+            literal = pattern.split("{", 1)[0]
+            self._routes.append((literal, method, _compile(pattern, tuple(opaque)), handler))
             self.operations.append((method, pattern, operation))
             return handler
 
@@ -159,8 +162,8 @@ class Router:
             return self._healthz, {}
         matches = [
             (route_method, handler, found.groupdict())
-            for route_method, regex, handler in self._routes
-            if (found := regex.match(path))
+            for literal, route_method, regex, handler in self._routes
+            if path.startswith(literal) and (found := regex.match(path))
         ]
         # The most literal patterns win: /connections/{provider}/link is not a {subject}.
         fewest = min((len(params) for _, _, params in matches), default=0)
