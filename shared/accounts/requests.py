@@ -72,3 +72,11 @@ class DeleteAccountRequest(BaseModel):
     # Required for an account with a password; provider-only accounts confirm with a sign-in
     # less than five minutes old instead.
     password: str | None = Field(default=None, max_length=passwords.MAX_LENGTH)
+
+
+class ProfileUpdate(BaseModel):
+    """PATCH: only the fields sent change; an empty or blank name clears it."""
+
+    model_config = BODY
+    first_name: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    last_name: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")

@@ -20,7 +20,12 @@ from shared.accounts.email_verification import put_email_verification
 from shared.accounts.identities import linked_providers
 from shared.accounts.licenses import get_license
 from shared.accounts.records import LicenseRecord, RefreshFamily, UserIds, UserRecord
-from shared.accounts.requests import LoginRequest, RefreshRequest, RegisterRequest
+from shared.accounts.requests import (
+    LoginRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+)
 from shared.accounts.scopes import Scope, require_scope
 from shared.accounts.throttle import LoginThrottle
 from shared.accounts.usage import month_usage, usage_month
@@ -33,6 +38,7 @@ from shared.accounts.users import (
     normalize_email,
     public_user,
     put_credential,
+    put_user,
 )
 from shared.clock import Clock, isoformat
 from shared.errors import TooManyRequests, Unauthorized, Unprocessable
@@ -352,6 +358,26 @@ class AccountService:
         self.db.transact(revoke)
 
     # -- me --------------------------------------------------------------------------------------
+    def update_profile(self, claims: Claims, body: ProfileUpdate) -> dict[str, Any]:
+        """Change the names sent (one transaction, audited); the user as the API shows it."""
+        tenant_id, user_id = claims["tid"], claims["sub"]
+        changes = {
+            field: (getattr(body, field) or "").strip() or None for field in body.model_fields_set
+        }
+        now = self.clock.now()
+
+        def write(tr: Transaction) -> UserRecord:
+            user = get_user(tr, tenant_id, user_id)
+            if user is None:
+                raise Unauthorized("account no longer exists", code="invalid_token")
+            updated = cast(UserRecord, {**user, **changes})
+            if updated != user:
+                put_user(tr, updated)
+                write_audit(tr, tenant_id, now, "profile_updated", {"user_id": user_id})
+            return updated
+
+        return public_user(self.db.transact(write))
+
     def me(self, claims: Claims) -> dict[str, Any]:
         tenant_id, user_id = claims["tid"], claims["sub"]
         month = usage_month(self.clock.now())

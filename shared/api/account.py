@@ -15,6 +15,7 @@ from shared.accounts.requests import (
     PasswordResetConfirm,
     PasswordResetRequest,
     PasswordSetRequest,
+    ProfileUpdate,
 )
 from shared.claims import Claims
 from shared.oauth.config import PROVIDERS
@@ -29,6 +30,22 @@ def signed_in(request: Any) -> tuple[Services, Claims]:
     """The caller, signed in with a session (personal API tokens cannot manage the account)."""
     svc = services()
     return svc, svc.accounts.authenticate(bearer_token(request))
+
+
+# -- profile -------------------------------------------------------------------------------------
+@router.route(
+    "PATCH",
+    "/api/auth/me",
+    summary="Change the profile's names (only the fields sent; empty clears)",
+    body=ProfileUpdate,
+    responses={200: "UserEnvelope"},
+    errors=(403,),
+    auth="bearer",
+)
+def update_profile(request: Any) -> Reply:
+    svc, claims = signed_in(request)
+    body = read_json(request, ProfileUpdate)
+    return Reply(200, {"user": svc.accounts.update_profile(claims, body)})
 
 
 @router.route(

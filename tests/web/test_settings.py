@@ -66,6 +66,15 @@ def test_settings_password_token_sessions_export_and_deletion(web_stack: Stack, 
     expect(page.get_by_test_id("settings-email")).to_have_text(email)
     pages.check(page, "settings")
 
+    # The profile's name: saved, and still there after a reload.
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_text("Name saved.")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("First name")).to_have_value("Ada", timeout=20_000)
+    expect(page.get_by_label("Last name")).to_have_value("Lovelace")
+
     # Change the password: a wrong current one is refused on its field; the rules tick.
     current = page.get_by_label("Current password")
     new = page.get_by_label("New password")

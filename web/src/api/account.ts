@@ -2,6 +2,7 @@
 // and the LLM usage report, as TanStack Query hooks. Only Settings and Usage import this.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, request, session } from "./client";
+import { keys } from "./hooks";
 import type { ApiToken, ApiTokenCreated, Connections, LlmUsage, Provider, SignInSession, TokenScope } from "./types";
 
 export const accountKeys = {
@@ -121,4 +122,12 @@ export function requestPasswordReset(email: string): Promise<{ status: string }>
 
 export function confirmPasswordReset(token: string, newPassword: string): Promise<void> {
   return api.post<void>("/api/auth/password/reset/confirm", { token, new_password: newPassword });
+}
+
+export function useUpdateProfile() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { first_name: string; last_name: string }) => api.patch("/api/auth/me", body),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.me }),
+  });
 }

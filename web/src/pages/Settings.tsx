@@ -7,6 +7,7 @@ import { problem, Section } from "./settings/common";
 import { ConnectionsSection } from "./settings/ConnectionsSection";
 import { DeleteSection } from "./settings/DeleteSection";
 import { PasswordSection } from "./settings/PasswordSection";
+import { ProfileForm } from "./settings/ProfileForm";
 import { SessionsSection } from "./settings/SessionsSection";
 import { TokensSection } from "./settings/TokensSection";
 
@@ -15,16 +16,13 @@ export default function Settings() {
   const resend = useMutation({ mutationFn: () => api.post("/api/auth/verify-email/resend", {}) });
   if (!me.data) return <Skeleton height="300px" aria-busy="true" />;
   const user = me.data.user;
-  const name = [user.first_name, user.last_name].filter(Boolean).join(" ");
   return (
     <Stack spacing={6}>
       <Heading as="h1" size="lg">
         Settings
       </Heading>
       <Section title="Profile" id="profile">
-        <Text>
-          Name: <strong>{name || "not given"}</strong>
-        </Text>
+        <ProfileForm key={user.user_id} user={user} />
         <Flex gap={2} wrap="wrap" align="center">
           <Text>
             Email:{" "}

@@ -3,6 +3,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEventLib from "@testing-library/user-event";
 import { api, session } from "../api/client";
+import type { User } from "../api/types";
 import { AuthProvider, takeReturnParams } from "../auth/AuthContext";
 import { NoticeBanner } from "../components/NoticeBanner";
 import { holdResetToken, resetToken, takeLinking } from "../lib/returns";
@@ -12,6 +13,7 @@ import Settings from "../pages/Settings";
 import { ConnectionsSection } from "../pages/settings/ConnectionsSection";
 import { DeleteSection } from "../pages/settings/DeleteSection";
 import { PasswordSection } from "../pages/settings/PasswordSection";
+import { ProfileForm } from "../pages/settings/ProfileForm";
 import { SessionsSection } from "../pages/settings/SessionsSection";
 import { TokensSection } from "../pages/settings/TokensSection";
 import { renderApp, stubApi } from "./render";
@@ -22,6 +24,15 @@ const RENEWED = { ...TOKENS, access_token: "acc2", refresh_token: "ref2" };
 const EMAIL = "ada@example.com";
 const refusal = (status: number, code: string, message: string) => (): [number, unknown] => [status, { error: { code, message } }];
 const WITH_PASSWORD = { connections: [], has_password: true };
+const USER: User = {
+  user_id: "u1",
+  tenant_id: "t1",
+  email: EMAIL,
+  first_name: "Ada",
+  last_name: "Lovelace",
+  created_at: "2026-01-01T00:00:00Z",
+  email_verified: true,
+};
 
 // Signed in, without a kept refresh token: the provider's boot does not renew on its own.
 beforeEach(() => {
@@ -343,5 +354,32 @@ describe("settings page", () => {
       expect(screen.getByRole("heading", { name, level: 2 })).toBeInTheDocument();
     }
     expect(await screen.findByLabelText(/^Current password/)).toBeInTheDocument();
+  });
+});
+
+describe("the profile's name", () => {
+  it("saves both names, shows the server's refusal on the form, and says when it is saved", async () => {
+    let attempt = 0;
+    const calls = stubApi({
+      "PATCH /api/auth/me": () => {
+        attempt += 1;
+        if (attempt === 1) return refusal(422, "validation_error", "first_name: String should have at most 100 characters")();
+        return [200, { user: { ...USER, first_name: "Augusta Ada", last_name: "" } }];
+      },
+    });
+    renderApp(<ProfileForm user={USER} />, { path: "/settings" });
+    const first = await screen.findByLabelText("First name");
+    expect(first).toHaveValue("Ada");
+    expect(screen.getByLabelText("Last name")).toHaveValue("Lovelace");
+    await userEvent.clear(first);
+    await userEvent.type(first, "Augusta Ada");
+    await userEvent.clear(screen.getByLabelText("Last name"));
+    await userEvent.click(screen.getByRole("button", { name: "Save name" }));
+    expect(await screen.findByText("String should have at most 100 characters.")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Save name" }));
+    expect(await screen.findByText("Name saved.")).toBeInTheDocument();
+    const sent = calls.filter((c) => c.path === "/api/auth/me" && c.method === "PATCH");
+    expect(sent).toHaveLength(2);
+    expect(sent[1].body).toEqual({ first_name: "Augusta Ada", last_name: "" });
   });
 });
