@@ -122,7 +122,9 @@ def test_delete_revokes_the_key_and_the_gateway_refuses_it(
     )
     assert answer.choices[0].message.content
     assert user.delete(wid).status_code == 202
-    # Refused at once: the key is revoked in the delete's own transaction, before the pod goes.
+    # The key is revoked in the delete's own transaction, before the pod goes; a gateway that
+    # read it moments ago refuses it once its key cache time is up.
+    services.clock.advance(services.settings.llm.key_cache_seconds + 0.1)
     with pytest.raises(openai.AuthenticationError) as refused:
         llm.models.list()
     assert refused.value.status_code == 401

@@ -22,6 +22,7 @@ locals {
     "/billing/success",
     "/billing/cancel",
     "/settings",
+    "/reset-password",
   ]
 
   # The same policy as devstack/app's security_headers(): no inline script; the app frames only
