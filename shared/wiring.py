@@ -58,6 +58,9 @@ class Services:
     _built: dict[str, object] = field(default_factory=dict, repr=False)
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
+        built = self._built.get(name)  # the common case: built already, no lock to contend for
+        if built is not None:
+            return built  # type: ignore[return-value]  # keyed by accessor
         with _lock:
             if name not in self._built:
                 self._built[name] = make()
