@@ -54,7 +54,6 @@ log = logging.getLogger("coditect.devstack.dataplane")
 
 WATCH_SECONDS = 2.0
 SETTLED_ELSEWHERE = ("stopped", "deleted", "failed")
-# A workspace id that can be a host name label (ids are uuid hex).
 
 
 class LocalDataPlane:

@@ -1,4 +1,4 @@
-import { List, ListItem, Text } from "@chakra-ui/react";
+import { FormControl, FormErrorMessage, FormLabel, Input, List, ListItem, Text } from "@chakra-ui/react";
 import { passwordRules } from "../lib/password";
 
 // The rules under the password field, ticked as they are met (announced politely).
@@ -18,5 +18,30 @@ export function PasswordRules({ password, email, id }: { password: string; email
         </ListItem>
       ))}
     </List>
+  );
+}
+
+// A required "New password" field with its error and the rules ticked under it (password change,
+// set and reset).
+export function NewPasswordField({
+  id,
+  value,
+  onChange,
+  error,
+  email,
+}: {
+  id: string;
+  value: string;
+  onChange: (value: string) => void;
+  error?: string | null;
+  email: string | null;
+}) {
+  return (
+    <FormControl isRequired isInvalid={Boolean(error)}>
+      <FormLabel>New password</FormLabel>
+      <Input name="new_password" type="password" autoComplete="new-password" value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={id} />
+      <FormErrorMessage>{error}</FormErrorMessage>
+      <PasswordRules id={id} password={value} email={email} />
+    </FormControl>
   );
 }

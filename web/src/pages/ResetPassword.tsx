@@ -5,7 +5,7 @@ import { Link as RouterLink, useNavigate } from "react-router-dom";
 import { confirmPasswordReset, requestPasswordReset } from "../api/account";
 import { ApiError, session } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
-import { PasswordRules } from "../components/PasswordRules";
+import { NewPasswordField } from "../components/PasswordRules";
 import { passwordOk } from "../lib/password";
 import { forgetResetToken, resetToken } from "../lib/returns";
 
@@ -118,19 +118,7 @@ function NewPasswordForm({ token, onRestart }: { token: string; onRestart: () =>
     <Box as="form" onSubmit={submit} noValidate aria-labelledby="reset-title">
       <Stack spacing={4}>
         <Text color="gray.700">Choose a new password. Every device signed in to your account will be signed out.</Text>
-        <FormControl isRequired isInvalid={Boolean(fieldError)}>
-          <FormLabel>New password</FormLabel>
-          <Input
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            aria-describedby="reset-password-rules"
-          />
-          <FormErrorMessage>{fieldError}</FormErrorMessage>
-          <PasswordRules id="reset-password-rules" password={password} email={null} />
-        </FormControl>
+        <NewPasswordField id="reset-password-rules" value={password} onChange={setPassword} error={fieldError} email={null} />
         <Button type="submit" colorScheme="blue" isLoading={busy} loadingText="Saving">
           Set new password
         </Button>

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { useChangePassword, useConnections, useSetPassword } from "../../api/account";
 import { ApiError } from "../../api/client";
 import { useAuth } from "../../auth/AuthContext";
-import { PasswordRules } from "../../components/PasswordRules";
+import { NewPasswordField } from "../../components/PasswordRules";
 import { passwordOk } from "../../lib/password";
 import { problem, Section, sentence } from "./common";
 
@@ -85,19 +85,7 @@ function ChangeForm({ email }: { email: string }) {
           <Input name="current_password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
           <FormErrorMessage>{errors.current_password}</FormErrorMessage>
         </FormControl>
-        <FormControl isRequired isInvalid={Boolean(errors.new_password)}>
-          <FormLabel>New password</FormLabel>
-          <Input
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-            aria-describedby="new-password-rules"
-          />
-          <FormErrorMessage>{errors.new_password}</FormErrorMessage>
-          <PasswordRules id="new-password-rules" password={next} email={email} />
-        </FormControl>
+        <NewPasswordField id="new-password-rules" value={next} onChange={setNext} error={errors.new_password} email={email} />
         <Button type="submit" colorScheme="blue" alignSelf="start" isLoading={change.isPending} loadingText="Changing password">
           Change password
         </Button>
@@ -146,19 +134,7 @@ function SetForm({ email, emailVerified }: { email: string; emailVerified: boole
           </Alert>
         )}
         <Input type="email" name="username" autoComplete="username" value={email} readOnly hidden aria-hidden="true" tabIndex={-1} />
-        <FormControl isRequired isInvalid={Boolean(errors.new_password)}>
-          <FormLabel>New password</FormLabel>
-          <Input
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-            aria-describedby="set-password-rules"
-          />
-          <FormErrorMessage>{errors.new_password}</FormErrorMessage>
-          <PasswordRules id="set-password-rules" password={next} email={email} />
-        </FormControl>
+        <NewPasswordField id="set-password-rules" value={next} onChange={setNext} error={errors.new_password} email={email} />
         <Button type="submit" colorScheme="blue" alignSelf="start" isLoading={set.isPending} loadingText="Setting password">
           Set password
         </Button>
