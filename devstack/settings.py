@@ -3,14 +3,13 @@ platform's (shared/envconfig.py) and listed in docs/environment.md."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic.dataclasses import dataclass
-
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+from shared.envconfig import EnvSettings, env
 
 
-@dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class DevstackSettings(EnvSettings):
     port: int = env("PORT", 8080, "Port of the local origin (every function, the app).", gt=0)
     event_workers: int = env(

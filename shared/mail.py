@@ -11,13 +11,11 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol, Self
-
-from pydantic import model_validator
-from pydantic.dataclasses import dataclass as settings_dataclass
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.digests import sha256_hex
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+from shared.envconfig import EnvSettings, env
 from shared.secret_names import SMTP_PASSWORD
 from shared.secrets import SecretsPort
 
@@ -37,7 +35,7 @@ class MailPort(Protocol):
         ...
 
 
-@settings_dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class MailSettings(EnvSettings):
     backend: str = env(
         "CODITECT_MAIL",
@@ -57,11 +55,9 @@ class MailSettings(EnvSettings):
         "CODITECT_SMTP_TIMEOUT_SECONDS", 10.0, "Timeout of one SMTP conversation.", gt=0
     )
 
-    @model_validator(mode="after")
-    def _smtp_needs_a_host(self) -> Self:
+    def check(self) -> None:
         if self.backend == "smtp" and not self.smtp_host:
             raise ValueError("CODITECT_SMTP_HOST is required when CODITECT_MAIL=smtp")
-        return self
 
 
 def recipient_ref(address: str) -> str:

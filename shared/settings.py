@@ -1,27 +1,23 @@
 """Every setting, read once from the environment and validated at start-up.
 
-One mechanism for every area (shared/envconfig.py): each settings class is a frozen pydantic
-dataclass whose fields name their environment variable and say what they mean.
+One mechanism for every area (shared/envconfig.py): each settings class is a frozen dataclass
+whose fields name their environment variable, say what they mean and carry their bounds.
 ``Settings.from_env`` reads the core settings and every area's section together, so a missing or
 malformed variable fails the process at start-up with the variable's name, not the first request
 that needs it. ``environment_table`` renders the documentation of every variable
 (docs/environment.md, kept current by a test).
 
-Why pydantic dataclasses and not pydantic-settings' BaseSettings: the classes stay plain frozen
-dataclasses (``dataclasses.replace`` works; tests and the local stack build them directly without
-the process environment leaking in), and importing pydantic-settings costs ~0.2 s on top of
-pydantic on a cold start, for the one thing needed here: validating a mapping.
+The classes stay plain frozen dataclasses (``dataclasses.replace`` works; tests and the local
+stack build them directly, checked the same way, without the process environment leaking in).
 """
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic.dataclasses import dataclass
-from pydantic.fields import FieldInfo
-
 from shared.billing.settings import BillingSettings
-from shared.envconfig import SETTINGS_CONFIG, env, read_env
+from shared.envconfig import EnvSettings, env, read_env, variable_of
 from shared.llm.settings import LlmSettings
 from shared.mail import MailSettings
 from shared.oauth.config import OAuthSettings
@@ -38,8 +34,8 @@ SECTIONS: dict[str, type] = {
 }
 
 
-@dataclass(config=SETTINGS_CONFIG)
-class Settings:
+@dataclass(frozen=True)
+class Settings(EnvSettings):
     data_dir: str = env(
         "CODITECT_DATA_DIR",
         ".coditect",
@@ -163,11 +159,9 @@ def environment_variables(classes: list[type] | None = None) -> list[tuple[str, 
     rows = []
     for cls in classes or settings_classes():
         for field in dataclasses.fields(cls):
-            info = field.default
-            if not isinstance(info, FieldInfo) or not isinstance(info.validation_alias, str):
-                continue
-            alias, default = info.validation_alias, info.default
-            rows.append((alias, _shown(default), info.description or "", cls.__name__))
+            variable = variable_of(field)
+            if variable is not None:
+                rows.append((variable.name, _shown(field.default), variable.meaning, cls.__name__))
         for alias, default, meaning in getattr(cls, "ENV_PATTERNS", ()):
             rows.append((alias, default, meaning, cls.__name__))
     return rows

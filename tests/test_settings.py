@@ -71,6 +71,9 @@ def test_every_section_is_read_from_the_same_environment() -> None:
         ("CODITECT_STRIPE_FLAVOR", "paypal"),
         ("CODITECT_SMTP_PORT", "twenty"),
         ("CODITECT_OAUTH_LEEWAY_SECONDS", "-1"),
+        ("WORKSPACE_IDLE_SECONDS_PRO", "-5"),
+        ("CODITECT_LLM_KEY_CACHE_SECONDS", "-1"),
+        ("CODITECT_BILLING_GRACE_DAYS", "a week"),
     ],
 )
 def test_a_malformed_variable_fails_with_its_name(name: str, value: str) -> None:
@@ -99,3 +102,40 @@ def test_settings_stay_frozen_dataclasses() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.public_url = "x"  # type: ignore[misc]
     assert dataclasses.replace(settings, public_url="https://x").issuer == "https://x"
+
+
+def test_settings_built_in_code_are_held_to_the_same_rules() -> None:
+    from shared.workspaces.config import WorkspaceSettings
+
+    with pytest.raises(ValueError, match="WORKSPACE_IDLE_SECONDS"):
+        WorkspaceSettings(idle_seconds=0)
+    with pytest.raises(ValueError, match="WORKSPACE_EGRESS_DENY_CIDRS"):
+        WorkspaceSettings(egress_deny_cidrs=("10.0.0.0/33",))
+    # Normalised the same way as from the environment.
+    built = WorkspaceSettings(egress_deny_cidrs=("10.1.2.3/8",))
+    assert built.egress_deny_cidrs == ("10.0.0.0/8",)
+
+
+def test_booleans_and_choices_are_read_strictly() -> None:
+    from devstack.settings import DevstackSettings
+
+    read = DevstackSettings.from_env({"CODITECT_WEB_BUILD": "0", "CODITECT_IDE": "placeholder"})
+    assert read.web_build is False and read.ide == "placeholder"
+    assert DevstackSettings.from_env({"CODITECT_WEB_BUILD": "yes"}).web_build is True
+    with pytest.raises(SettingsError, match="CODITECT_WEB_BUILD"):
+        DevstackSettings.from_env({"CODITECT_WEB_BUILD": "maybe"})
+    with pytest.raises(SettingsError, match="CODITECT_IDE"):
+        DevstackSettings.from_env({"CODITECT_IDE": "vscode"})
+
+
+def test_reading_settings_imports_no_validation_library() -> None:
+    """Every function reads every setting on its first request: that stays cheap (no pydantic
+    schema builds; bench/auth_bench.py measures the import)."""
+    code = (
+        "import sys; from shared.settings import Settings; Settings.from_env({}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'jwt')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "[]"

@@ -1,12 +1,11 @@
 """Billing settings (a section of shared.settings.Settings)."""
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import model_validator
-from pydantic.dataclasses import dataclass
-
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+from shared.envconfig import EnvSettings, env
 from shared.plans import PAID_PLANS
 
 FLAVORS = ("stripe", "localstripe")
@@ -18,7 +17,7 @@ def _ids(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
-@dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class BillingSettings(EnvSettings):
     api_base: str = env(
         "CODITECT_STRIPE_API_BASE", "", "Stripe's API base; empty: api.stripe.com (localstripe)."
@@ -62,27 +61,24 @@ class BillingSettings(EnvSettings):
         (GRACE_DAYS, "7", "Days a failed payment keeps the paid plan (fractions allowed)."),
     )
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_variables(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if "prices" not in data:
-            data["prices"] = {
-                plan: _ids(data.get(PRICE_PREFIX + plan.upper())) for plan in PAID_PLANS
-            }
-        if "grace_seconds" not in data and data.get(GRACE_DAYS):
+    def from_variables(cls, values: Mapping[str, str]) -> dict[str, Any]:
+        derived: dict[str, Any] = {
+            "prices": {plan: _ids(values.get(PRICE_PREFIX + plan.upper())) for plan in PAID_PLANS}
+        }
+        if values.get(GRACE_DAYS):
             try:
-                days = float(data[GRACE_DAYS])
+                days = float(values[GRACE_DAYS])
             except ValueError:
                 raise ValueError(f"{GRACE_DAYS} must be a number of days") from None
             if days < 0:
                 raise ValueError(f"{GRACE_DAYS} must not be negative")
-            data["grace_seconds"] = int(days * 86400)
-        if int(data.get("grace_seconds", 0)) < 0:
+            derived["grace_seconds"] = int(days * 86400)
+        return derived
+
+    def check(self) -> None:
+        if self.grace_seconds < 0:
             raise ValueError("the grace period must not be negative")
-        return data
 
     def price_for(self, plan: str) -> str:
         ids = self.prices.get(plan) or ()

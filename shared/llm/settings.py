@@ -5,12 +5,11 @@ The URL Theia is given (``CODITECT_LLM_PUBLIC_URL``) defaults from the public or
 """
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import model_validator
-from pydantic.dataclasses import dataclass
-
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+from shared.envconfig import EnvSettings, env
 from shared.llm.catalog import PROVIDERS
 
 URL_PREFIX = "CODITECT_LLM_"
@@ -21,7 +20,7 @@ def url_variable(provider: str) -> str:
     return f"{URL_PREFIX}{provider.upper()}{URL_SUFFIX}"
 
 
-@dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class LlmSettings(EnvSettings):
     # Provider base URLs that differ from the catalog's (the local stand-ins, a regional
     # endpoint), from CODITECT_LLM_<PROVIDER>_URL.
@@ -83,23 +82,18 @@ class LlmSettings(EnvSettings):
         ),
     )
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_variables(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "base_urls" in data:
-            return data
-        urls = {name: data.get(url_variable(name)) for name in PROVIDERS}
-        return {**data, "base_urls": {name: url for name, url in urls.items() if url}}
+    def from_variables(cls, values: Mapping[str, str]) -> dict[str, Any]:
+        urls = {name: values.get(url_variable(name)) for name in PROVIDERS}
+        return {"base_urls": {name: url for name, url in urls.items() if url}}
 
-    @model_validator(mode="after")
-    def _known_providers(self) -> "LlmSettings":
+    def check(self) -> None:
         unknown = set(self.base_urls) - set(PROVIDERS)
         if unknown:
             raise ValueError(f"base URLs for unknown providers: {sorted(unknown)}")
         for url in (*self.base_urls.values(), *([self.public_url] if self.public_url else [])):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"not an http(s) URL: {url!r}")
-        return self
 
     def base_url(self, provider: str) -> str:
         return self.base_urls.get(provider) or PROVIDERS[provider].base_url

@@ -6,9 +6,9 @@ the ``CODITECT_<PROVIDER>_CLIENT_ID`` variables below are only a fallback for de
 before the ids moved there, used when the port holds no id (docs/oauth.md).
 """
 
-from pydantic.dataclasses import dataclass
+from dataclasses import dataclass
 
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env
+from shared.envconfig import EnvSettings, env
 
 GOOGLE = "google"
 GITHUB = "github"
@@ -21,7 +21,7 @@ GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
 GITHUB_API_URL = "https://api.github.com"
 
 
-@dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class OAuthSettings(EnvSettings):
     google_client_id: str = env(
         "CODITECT_GOOGLE_CLIENT_ID",

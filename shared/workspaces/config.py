@@ -6,13 +6,11 @@ a workspace is built and looked after: images, sizes of the pod per plan, timeou
 
 import dataclasses
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, model_validator
-from pydantic.dataclasses import dataclass as settings_dataclass
-
-from shared.envconfig import SETTINGS_CONFIG, EnvSettings, env, split_list
+from shared.envconfig import EnvSettings, env, split_list
 from shared.plans import CATALOG, Plan
 
 
@@ -70,11 +68,10 @@ def _ipv4_cidrs(raw: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-Cidrs = Annotated[tuple[str, ...], BeforeValidator(_ipv4_cidrs)]
 IDLE_BY_PLAN_PREFIX = "WORKSPACE_IDLE_SECONDS_"
 
 
-@settings_dataclass(config=SETTINGS_CONFIG)
+@dataclass(frozen=True)
 class WorkspaceSettings(EnvSettings):
     domain: str = env(
         "WORKSPACE_DOMAIN",
@@ -107,12 +104,13 @@ class WorkspaceSettings(EnvSettings):
     cluster_issuer: str = env(
         "WORKSPACE_CLUSTER_ISSUER", "letsencrypt", "cert-manager issuer of workspace hosts."
     )
-    egress_deny_cidrs: Cidrs = env(
+    egress_deny_cidrs: tuple[str, ...] = env(
         "WORKSPACE_EGRESS_DENY_CIDRS",
         (),
         "Extra IPv4 ranges a workspace may not reach (comma-separated), for clusters whose "
         "pod or service ranges are public addresses used privately; private ones are always "
         "denied.",
+        parse=_ipv4_cidrs,
     )
     idle_seconds: int = env(
         "WORKSPACE_IDLE_SECONDS",
@@ -192,18 +190,18 @@ class WorkspaceSettings(EnvSettings):
         ),
     )
 
-    @model_validator(mode="before")
     @classmethod
-    def _idle_by_plan(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "idle_seconds_by_plan" not in data:
-            found = {
-                plan: data[IDLE_BY_PLAN_PREFIX + plan.upper()]
-                for plan in CATALOG
-                if data.get(IDLE_BY_PLAN_PREFIX + plan.upper()) not in (None, "", "0")
-            }
-            if found:
-                data = {**data, "idle_seconds_by_plan": found}
-        return data
+    def from_variables(cls, values: Mapping[str, str]) -> dict[str, Any]:
+        by_plan = {}
+        for plan in CATALOG:
+            name = IDLE_BY_PLAN_PREFIX + plan.upper()
+            raw = values.get(name, "0").strip()
+            if raw == "0":
+                continue
+            if not raw.isdigit():
+                raise ValueError(f"{name}: not a positive number of seconds: {raw!r}")
+            by_plan[plan] = int(raw)
+        return {"idle_seconds_by_plan": by_plan} if by_plan else {}
 
     def idle_for(self, plan_name: str) -> int:
         return self.idle_seconds_by_plan.get(plan_name, self.idle_seconds)
