@@ -1,7 +1,8 @@
 """Theia's user settings for a workspace pod: every model the plan allows, through the gateway.
 
-The provisioner writes ``render_settings(...)`` as ``settings.json`` in a Secret
-(``settings_secret``) mounted at ``$THEIA_CONFIG_DIR``, and writes it again when the plan changes.
+The provisioner writes ``render_settings(...)`` as ``settings.json`` in the workspace's Secret
+(``settings_data``; only that key is mounted in Theia's container, at ``$THEIA_CONFIG_DIR``),
+and writes it again when the plan changes.
 Theia reads ``ai-features.openAiCustom.customOpenAiModels`` (an OpenAI-compatible ``url`` and
 ``apiKey`` per model; it posts to ``<url>/chat/completions``) and resolves each alias of
 ``ai-features.languageModelAliases`` to its ``selectedModel``. Every ``default/*`` alias Theia's
@@ -72,15 +73,7 @@ def render_settings(models: list[Model], gateway_url: str, key: str) -> dict[str
     }
 
 
-def settings_secret(
-    name: str, namespace: str, labels: dict[str, str], settings: dict[str, Any]
-) -> dict[str, Any]:
-    """The Secret holding ``settings.json`` (it carries the workspace's key, hence a Secret)."""
+def settings_data(settings: dict[str, Any]) -> dict[str, str]:
+    """``settings.json`` as a Secret's data (it carries the workspace's key, hence a Secret)."""
     raw = json.dumps(settings, indent=2, sort_keys=True).encode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-        "type": "Opaque",
-        "data": {SETTINGS_FILE: base64.b64encode(raw).decode()},
-    }
+    return {SETTINGS_FILE: base64.b64encode(raw).decode()}

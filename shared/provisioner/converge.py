@@ -65,7 +65,8 @@ class Converger(ReconcilerBase):
         self._remove_compute(ws)
         names = o.Names.of(ws["user_id"], ws["workspace_id"])
         self._delete("Secret", names.namespace, names.secret)
-        self._delete("Secret", names.namespace, names.theia_settings)
+        for retired in names.retired_secrets:
+            self._delete("Secret", names.namespace, retired)
         # cert-manager's certificate for the workspace host: it outlives the Ingress (cert-manager
         # leaves it unless told otherwise), so it is removed here or it would be orphaned.
         self._delete("Secret", names.namespace, names.tls_secret)

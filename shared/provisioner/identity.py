@@ -53,9 +53,11 @@ class Names:
     namespace: str
     slug: str  # pod, Service and Ingress name, and the host's first label
     pvc: str
-    secret: str
+    secret: str  # the sidecar's activity credential and Theia's settings (the LLM key)
     tls_secret: str
-    theia_settings: str  # the Secret with Theia's settings.json (the workspace's LLM key)
+    # Secrets of workspaces started by earlier versions (credential and settings apart), removed
+    # with the workspace.
+    retired_secrets: tuple[str, ...]
 
     @classmethod
     def of(cls, user_id: str, workspace_id: str) -> Names:
@@ -64,7 +66,7 @@ class Names:
             user_namespace(user_id),
             slug,
             f"{slug}-home",
-            f"{slug}-activity",
+            f"{slug}-secrets",
             f"{slug}-tls",
-            f"{slug}-theia",
+            (f"{slug}-activity", f"{slug}-theia"),
         )

@@ -8,8 +8,9 @@ ServiceAccount, ResourceQuota, LimitRange and NetworkPolicy. No Role/RoleBinding
 workspace pod calls the Kubernetes API (the sidecar is configured by environment and talks to the
 platform over HTTPS), so the account gets no rights.
 
-Per workspace: the activity Secret, Theia's settings Secret (the plan's models through the LLM
-gateway, with the workspace's LLM key: :mod:`shared.llm.theia_settings`), a PVC, the pod
+Per workspace: a Secret with the sidecar's activity credential and Theia's settings (the plan's
+models through the LLM gateway, with the workspace's LLM key: :mod:`shared.llm.theia_settings`),
+each container mounting only its own key; a PVC, the pod
 (:mod:`shared.provisioner.pod`), a Service and an Ingress for ``<workspace slug>.<domain>``
 with TLS from cert-manager.
 
@@ -24,6 +25,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.llm.theia_settings import settings_data
 from shared.provisioner.identity import (
     A_SETUP,
     APP,
@@ -101,7 +103,6 @@ __all__ = [
     "Obj",
     "Placement",
     "is_ours",
-    "make_activity_secret",
     "make_ingress",
     "make_limit_range",
     "make_namespace",
@@ -111,6 +112,7 @@ __all__ = [
     "make_resource_quota",
     "make_service",
     "make_service_account",
+    "make_workspace_secret",
     "owner_labels",
     "pinned",
     "pod_total",
@@ -123,13 +125,21 @@ __all__ = [
 ]
 
 
-def make_activity_secret(name: str, namespace: str, labels: dict[str, str], token: str) -> Obj:
+def make_workspace_secret(
+    name: str, namespace: str, labels: dict[str, str], token: str, theia_settings: dict[str, Any]
+) -> Obj:
+    """One Secret, two keys: the sidecar's activity credential and Theia's settings (the LLM
+    key). Each container mounts only its own key (pod.py), so the user's code in Theia's
+    container never sees the credential; one object keeps a start to one write."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _meta(name, namespace, labels),
         "type": "Opaque",
-        "data": {ACTIVITY_TOKEN_KEY: base64.b64encode(token.encode()).decode()},
+        "data": {
+            ACTIVITY_TOKEN_KEY: base64.b64encode(token.encode()).decode(),
+            **settings_data(theia_settings),
+        },
     }
 
 
@@ -278,15 +288,14 @@ def workspace_objects(
     issuer: str,
     theia_settings: dict[str, Any],
 ) -> list[Obj]:
-    """The workspace's own objects, in creation order: the two Secrets, PVC, pod, Service,
-    Ingress. ``theia_settings`` is Theia's settings.json (``render_settings(...)``)."""
-    from shared.llm.theia_settings import settings_secret
-
+    """The workspace's own objects, in creation order: its Secret, PVC, pod, Service, Ingress.
+    ``theia_settings`` is Theia's settings.json (``render_settings(...)``)."""
     names = Names.of(ws["user_id"], ws["workspace_id"])
     labels = owner_labels(ws["user_id"], ws["tenant_id"], ws["workspace_id"])
     return [
-        make_activity_secret(names.secret, names.namespace, labels, activity_token),
-        settings_secret(names.theia_settings, names.namespace, labels, theia_settings),
+        make_workspace_secret(
+            names.secret, names.namespace, labels, activity_token, theia_settings
+        ),
         make_pvc(
             names.pvc,
             names.namespace,

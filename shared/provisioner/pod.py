@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.llm.theia_settings import SETTINGS_FILE
 from shared.provisioner.identity import Names, Obj
 from shared.provisioner.identity import object_meta as _meta
 from shared.workspaces.config import SIDECAR_SIZE, PodSize
@@ -35,8 +36,9 @@ USER_HOME = "/home/coditect"
 SCRATCH_LIMIT = "2Gi"
 # The sidecar reads its activity credential from this file (ACTIVITY_TOKEN_FILE).
 SECRET_DIR = "/var/run/coditect/activity"
-# Theia's settings Secret, mounted whole (not subPath: a Secret update reaches the volume); the
-# image's entry point copies it into THEIA_CONFIG_DIR on start (ide/entrypoint.sh, docs/ide.md).
+# Theia's settings, the workspace Secret's settings.json key alone (a directory, not subPath: a
+# Secret update reaches the volume); the image's entry point copies it into THEIA_CONFIG_DIR on
+# start (ide/entrypoint.sh, docs/ide.md).
 THEIA_SETTINGS_DIR = "/etc/coditect/theia"
 
 
@@ -66,6 +68,11 @@ class EphemeralStorage:
 # against the pod's total) plus its logs; the sidecar writes only logs.
 THEIA_EPHEMERAL = EphemeralStorage("1Gi", "5Gi")
 SIDECAR_EPHEMERAL = EphemeralStorage("64Mi", "256Mi")
+
+
+def _only_key(secret: str, key: str) -> Obj:
+    # Readable by the pod's group (fsGroup) only, never world-readable.
+    return {"secretName": secret, "items": [{"key": key, "path": key}], "defaultMode": 0o440}
 
 
 def _resources(size: PodSize, scratch: EphemeralStorage) -> Obj:
@@ -139,7 +146,8 @@ def make_pod(
     sidecar_env: dict[str, str],
     placement: Placement = WORKSPACE_PLACEMENT,
 ) -> Obj:
-    """The workspace pod; Theia mounts ``names.theia_settings`` (its settings, the LLM key)."""
+    """The workspace pod. Both containers mount ``names.secret``, each only its own key: the
+    sidecar its activity credential, Theia its settings (the LLM key)."""
     env = [{"name": k, "value": v} for k, v in sidecar_env.items()]
     # A file, not an environment variable: not inherited by child processes nor shown in the
     # pod spec's env, and only the sidecar mounts it (Theia runs the user's code).
@@ -237,13 +245,12 @@ def make_pod(
                 {"name": "user-home", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}},
                 {
                     "name": "activity-token",
-                    # Readable by the pod's group (fsGroup) only, never world-readable.
-                    "secret": {"secretName": names.secret, "defaultMode": 0o440},
+                    "secret": _only_key(names.secret, ACTIVITY_TOKEN_KEY),
                 },
                 {
                     "name": "theia-settings",
                     # Theia's process reads it through the pod's group, like the credential.
-                    "secret": {"secretName": names.theia_settings, "defaultMode": 0o440},
+                    "secret": _only_key(names.secret, SETTINGS_FILE),
                 },
             ],
         },

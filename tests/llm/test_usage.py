@@ -14,7 +14,8 @@ from werkzeug.test import Client
 from devstack.stack import load_function
 from shared.llm import metering
 from shared.llm.catalog import MODELS
-from shared.llm.theia_settings import models_for_plan, render_settings, settings_secret
+from shared.llm.theia_settings import models_for_plan, render_settings
+from shared.provisioner.objects import make_workspace_secret
 from tests.llm.conftest import Workspace
 
 
@@ -83,6 +84,6 @@ def test_theia_settings_name_every_plan_model_with_gateway_and_key() -> None:
         # No session titles through the gateway: one chat message, one metered request.
         naming = rendered["ai-features.agentSettings"]["Chat Session Naming"]
         assert naming == {"enable": False}
-    secret = settings_secret("theia-settings", "u-1", {"app": "coditect"}, settings)
+    secret = make_workspace_secret("ws-1-secrets", "u-1", {"app": "coditect"}, "tok", settings)
     kubernetes_validate.validate(secret, "1.31", strict=True)
     assert json.loads(base64.b64decode(secret["data"]["settings.json"])) == settings

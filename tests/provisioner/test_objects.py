@@ -244,7 +244,7 @@ def build_all() -> list[dict]:
 
 
 def build() -> dict[str, dict]:
-    return {obj["kind"]: obj for obj in build_all() if obj["metadata"]["name"] != f"ws-{WID}-theia"}
+    return {obj["kind"]: obj for obj in build_all()}
 
 
 def test_pod_is_locked_down_and_wired_to_the_sidecar():
@@ -321,11 +321,19 @@ def test_pod_is_locked_down_and_wired_to_the_sidecar():
         {"name": "user-home", "emptyDir": {"sizeLimit": "2Gi"}},
         {
             "name": "activity-token",
-            "secret": {"secretName": f"ws-{WID}-activity", "defaultMode": 0o440},
+            "secret": {
+                "secretName": f"ws-{WID}-secrets",
+                "items": [{"key": "activity-token", "path": "activity-token"}],
+                "defaultMode": 0o440,
+            },
         },
         {
             "name": "theia-settings",
-            "secret": {"secretName": f"ws-{WID}-theia", "defaultMode": 0o440},
+            "secret": {
+                "secretName": f"ws-{WID}-secrets",
+                "items": [{"key": "settings.json", "path": "settings.json"}],
+                "defaultMode": 0o440,
+            },
         },
     ]
 
@@ -436,19 +444,17 @@ def test_placement_can_be_given():
     assert pod["spec"]["nodeSelector"] == {"coditect.dev/pool": "sandbox-b"}
 
 
-def test_secret_holds_the_credential():
-    secret = build()["Secret"]
-    assert base64.b64decode(secret["data"]["activity-token"]) == b"tok"
-
-
-def test_theia_settings_secret_carries_the_gateway_and_the_key():
-    secrets = {s["metadata"]["name"]: s for s in build_all() if s["kind"] == "Secret"}
-    assert list(secrets) == [f"ws-{WID}-activity", f"ws-{WID}-theia"]
-    settings = json.loads(base64.b64decode(secrets[f"ws-{WID}-theia"]["data"]["settings.json"]))
+def test_one_secret_holds_the_credential_and_theia_settings():
+    secrets = [s for s in build_all() if s["kind"] == "Secret"]
+    assert [s["metadata"]["name"] for s in secrets] == [f"ws-{WID}-secrets"]
+    data = secrets[0]["data"]
+    assert set(data) == {"activity-token", "settings.json"}
+    assert base64.b64decode(data["activity-token"]) == b"tok"
+    settings = json.loads(base64.b64decode(data["settings.json"]))
     assert settings == THEIA
     models = settings["ai-features.openAiCustom.customOpenAiModels"]
     assert models and all(m["url"] == GATEWAY and m["apiKey"] == LLM_KEY for m in models)
-    assert secrets[f"ws-{WID}-theia"]["metadata"]["labels"]["coditect.dev/workspace"] == WID
+    assert secrets[0]["metadata"]["labels"]["coditect.dev/workspace"] == WID
 
 
 def test_every_object_is_labelled_and_valid_against_the_official_schema():

@@ -67,7 +67,7 @@ RUNNING = {
     "resourcequotas": ["workspace-quota"],
     "limitranges": ["workspace-limits"],
     "networkpolicies": ["workspace-isolation"],
-    "secrets": ["ws-<wid>-activity", "ws-<wid>-theia"],
+    "secrets": ["ws-<wid>-secrets"],
     "persistentvolumeclaims": ["ws-<wid>-home"],
     "pods": ["ws-<wid>"],
     "services": ["ws-<wid>"],
@@ -109,8 +109,8 @@ def test_second_workspace_of_a_user_skips_the_namespace_setup(
         c.endswith(("ResourceQuota", "LimitRange", "ServiceAccount")) for c in gateway.calls
     )
     assert gateway.calls[2:4] == ["create NetworkPolicy", "read NetworkPolicy"]
-    # namespace 409 + read, network policy 409 + read, 6 objects, 2 watches
-    assert len(gateway.calls) == 12, gateway.calls
+    # namespace 409 + read, network policy 409 + read, 5 objects, 2 watches
+    assert len(gateway.calls) == 11, gateway.calls
     quota = kube.server.objects("resourcequotas", f"u-{user.user_id}")[0]
     assert quota["spec"]["hard"]["pods"] == "3"
 
@@ -138,7 +138,7 @@ def test_the_network_policy_is_restored_on_every_start(services, make_user, make
     assert len(spec["egress"]) == 2 and spec["egress"][1]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
 
 
-@pytest.mark.parametrize("step", range(1, 15))
+@pytest.mark.parametrize("step", range(1, 14))
 def test_a_crash_after_any_step_of_a_start_converges(
     step, services, make_user, make_reconciler, kube
 ):
@@ -152,12 +152,12 @@ def test_a_crash_after_any_step_of_a_start_converges(
     assert cluster_state(kube, user, wid) == {**RUNNING, "namespace": [f"u-{user.user_id}"]}
 
 
-def test_the_clean_start_makes_fourteen_calls(services, make_user, make_reconciler):
+def test_the_clean_start_makes_thirteen_calls(services, make_user, make_reconciler):
     # The parametrized crash test above covers every call of this sequence.
     user, wid = new_workspace(make_user)
     reconciler, gateway = make_reconciler()
     reconciler.reconcile(*ids(user, wid))
-    assert len(gateway.calls) == 14, gateway.calls
+    assert len(gateway.calls) == 13, gateway.calls
 
 
 @pytest.mark.parametrize(
@@ -353,7 +353,9 @@ def test_failed_scheduling_waits_until_the_start_deadline(
     assert kube.server.objects("pods", f"u-{user.user_id}") == []
 
 
-def test_delete_removes_the_certificate_secret_too(services, make_user, make_reconciler, kube):
+def test_delete_removes_the_certificate_and_retired_secrets_too(
+    services, make_user, make_reconciler, kube
+):
     user, wid = new_workspace(make_user)
     ns = f"u-{user.user_id}"
     make_reconciler()[0].reconcile(*ids(user, wid))
@@ -366,6 +368,9 @@ def test_delete_removes_the_certificate_secret_too(services, make_user, make_rec
             "data": {"tls.crt": "", "tls.key": ""},
         },
     )
+    # A workspace started by an earlier version kept its credential and settings apart.
+    for retired in (f"ws-{wid}-activity", f"ws-{wid}-theia"):
+        kube.core.create_namespaced_secret(ns, {"metadata": {"name": retired}, "data": {}})
     user.post(wid, "stop")
     assert make_reconciler()[0].reconcile(*ids(user, wid)) == "stopped"
     assert f"ws-{wid}-tls" in [s["metadata"]["name"] for s in kube.server.objects("secrets", ns)]
@@ -393,10 +398,10 @@ def test_giving_up_removes_the_compute_and_says_why(
     user, wid = new_workspace(make_user)
     ns = f"u-{user.user_id}"
     # The last attempt dies right after the Service was created: the pod is already there.
-    crashing, gateway = make_reconciler(crash_after=11)
+    crashing, gateway = make_reconciler(crash_after=10)
     with pytest.raises(Crash):
         crashing.handle(message(user, wid, ws_settings.max_attempts))
-    assert gateway.calls[10] == "create Service"
+    assert gateway.calls[9] == "create Service"
     ws = record(services, user, wid)
     assert ws["status"] == "failed" and ws["reason"].startswith("gave up after 4 attempts")
     for resource in ("pods", "services", "ingresses"):

@@ -18,7 +18,7 @@ from tests.provisioner.test_reconciler import ids, new_workspace
 
 def theia_secret(kube: Any, user: Any, wid: str) -> dict[str, Any] | None:
     for secret in kube.server.objects("secrets", f"u-{user.user_id}"):
-        if secret["metadata"]["name"] == f"ws-{wid}-theia":
+        if secret["metadata"]["name"] == f"ws-{wid}-secrets":
             return secret
     return None
 
@@ -69,7 +69,9 @@ def test_the_pod_mounts_theia_settings_with_the_gateway_and_the_workspace_key(
     assert mount == {"name": "theia-settings", "mountPath": "/etc/coditect/theia", "readOnly": True}
     assert "subPath" not in mount  # a whole directory: a replaced Secret reaches the volume
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "theia-settings")
-    assert volume["secret"]["secretName"] == f"ws-{wid}-theia"
+    # The workspace's Secret, settings.json alone: Theia never sees the sidecar's credential.
+    assert volume["secret"]["secretName"] == f"ws-{wid}-secrets"
+    assert volume["secret"]["items"] == [{"key": "settings.json", "path": "settings.json"}]
 
 
 def test_a_plan_change_rewrites_the_settings_at_the_next_converge(

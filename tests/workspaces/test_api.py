@@ -217,7 +217,7 @@ def test_workspace_token_is_for_that_workspace_host_only(platform, make_user, se
 
 
 def activity_credential(kube, user: User, wid: str) -> str:
-    secret = kube.core.read_namespaced_secret(f"ws-{wid}-activity", f"u-{user.user_id}")
+    secret = kube.core.read_namespaced_secret(f"ws-{wid}-secrets", f"u-{user.user_id}")
     return base64.b64decode(secret.data["activity-token"]).decode()
 
 
