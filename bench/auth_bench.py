@@ -4,8 +4,10 @@
 
 Starts `python -m devstack` on a free port with a fresh data dir, then drives it from a separate
 load-generator process: GET /api/auth/me at an offered 200 requests/s over 50 connections, its
-maximum rate (50 connections back to back), and login at 10/s. Then the cold import cost of
-each entry point on top of `import functions_framework`, in fresh interpreters.
+maximum rate (50 connections back to back), and login at 10/s, with the server process's CPU
+time per request (user + system, from /proc: steadier than latency on a shared box). Then the
+cold import cost of each entry point on top of `import functions_framework`, in fresh
+interpreters.
 """
 
 from __future__ import annotations
@@ -35,11 +37,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def load(job: dict) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(job: dict, server_pid: int | None = None) -> dict:
+    before = cpu_seconds(server_pid) if server_pid else 0.0
     done = subprocess.run(
         [sys.executable, LOADGEN, json.dumps(job)], capture_output=True, text=True, check=True
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if server_pid:
+        spent = cpu_seconds(server_pid) - before
+        result["server_cpu_ms"] = spent * 1000 / max(1, result["requests"])
+    return result
 
 
 def start_stack(port: int, data_dir: str) -> subprocess.Popen:
@@ -160,10 +174,12 @@ def main() -> None:
                         "rate": 200,
                         "seconds": args.seconds,
                         "connections": 50,
-                    }
+                    },
+                    stack.pid,
                 ),
                 "me_max": load(
-                    {"mode": "closed", "spec": me, "seconds": args.seconds, "connections": 50}
+                    {"mode": "closed", "spec": me, "seconds": args.seconds, "connections": 50},
+                    stack.pid,
                 ),
                 "login_10rps": load(
                     {
@@ -172,7 +188,8 @@ def main() -> None:
                         "rate": 10,
                         "seconds": args.seconds,
                         "connections": 10,
-                    }
+                    },
+                    stack.pid,
                 ),
             }
         finally:
@@ -182,13 +199,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; server: waitress, 16 threads; store: embedded")
     print(
         f"{'run':<14}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}"
+        f"{'p99 ms':>9}{'server CPU ms/req':>19}"
     )
     for name in ("me_200rps", "me_max", "login_10rps"):
         r = results[name]
         print(
             f"{name:<14}{r['requests']:>9}{r['errors']:>7}{r['rate']:>9.1f}{r['p50_ms']:>9.2f}"
-            f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['server_cpu_ms']:>19.2f}"
         )
     print(
         f"\n{'entry point':<16}{'framework ms':>14}{'entry point adds ms':>22}"
