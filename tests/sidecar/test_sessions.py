@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from http.cookies import Morsel
@@ -39,6 +40,9 @@ async def test_absolute_lifetime_ends_renewal(
     make_sidecar: SidecarFactory, client: aiohttp.ClientSession
 ) -> None:
     sc = await make_sidecar(session_ttl_seconds=2, session_max_lifetime_seconds=3)
+    # Cookie times are whole seconds (JWT exp is floored), so a launch late in a second would
+    # end the session up to 1 s before launch + 3 s: start just after a second begins.
+    await asyncio.sleep(math.ceil(time.time()) - time.time() + 0.05)
     started = time.time()
     cookie = await sc.launch(client)
     client.cookie_jar.clear()
