@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-T = TypeVar("T")
+S = TypeVar("S", bound="EnvSettings")
 VARIABLE = "coditect.env"  # the key of a field's Variable in its dataclass metadata
 
 
@@ -60,7 +60,7 @@ def variable_of(field: dataclasses.Field[Any]) -> Variable | None:
     return found if isinstance(found, Variable) else None
 
 
-def read_env(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
+def read_env(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
     """``cls`` from an environment mapping (the process's by default); unset or empty variables
     take their defaults."""
     source = os.environ if environ is None else environ
@@ -77,9 +77,7 @@ def read_env(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
                 except ValueError as error:
                     raise ValueError(f"{variable.name}: {error}") from None
                 given[field.name] = converted
-        from_variables = getattr(cls, "from_variables", None)
-        if from_variables is not None:
-            given.update(from_variables(values))
+        given.update(cls.from_variables(values))
         return cls(**given)
     except SettingsError:
         raise
@@ -105,12 +103,18 @@ class EnvSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         return read_env(cls, environ)
 
+    @classmethod
+    def from_variables(cls, values: Mapping[str, str]) -> dict[str, Any]:
+        """Fields read from variables named by a pattern (``ENV_PATTERNS``), by field name."""
+        return {}
+
     def __post_init__(self) -> None:
+        hints = _hints(type(self))
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             variable = variable_of(field)
             if variable is not None:
                 value = getattr(self, field.name)
-                checked = _checked(variable, value, _hints(type(self))[field.name])
+                checked = _checked(variable, value, hints[field.name])
                 if checked is not value:
                     object.__setattr__(self, field.name, checked)  # frozen: normalise once
         self.check()

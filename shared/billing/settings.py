@@ -5,16 +5,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.envconfig import EnvSettings, env
+from shared.envconfig import EnvSettings, env, split_list
 from shared.plans import PAID_PLANS
 
 FLAVORS = ("stripe", "localstripe")
 PRICE_PREFIX = "CODITECT_STRIPE_PRICE_"
 GRACE_DAYS = "CODITECT_BILLING_GRACE_DAYS"
-
-
-def _ids(raw: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,9 @@ class BillingSettings(EnvSettings):
     @classmethod
     def from_variables(cls, values: Mapping[str, str]) -> dict[str, Any]:
         derived: dict[str, Any] = {
-            "prices": {plan: _ids(values.get(PRICE_PREFIX + plan.upper())) for plan in PAID_PLANS}
+            "prices": {
+                plan: split_list(values.get(PRICE_PREFIX + plan.upper(), "")) for plan in PAID_PLANS
+            }
         }
         if values.get(GRACE_DAYS):
             try:
