@@ -7,7 +7,8 @@ load-generator process: GET /api/auth/me at an offered 200 requests/s over 50 co
 maximum rate (50 connections back to back), and login at 10/s, with the server process's CPU
 time per request (user + system, from /proc: steadier than latency on a shared box). Then the
 cold import cost of each entry point on top of `import functions_framework`, in fresh
-interpreters.
+interpreters. ``--functions-only`` serves the HTTP functions alone (no stand-ins, data plane or
+LLM gateway in the process) and skips the import probes: the request path by itself.
 """
 
 from __future__ import annotations
@@ -56,7 +57,24 @@ def load(job: dict, server_pid: int | None = None) -> dict:
     return result
 
 
-def start_stack(port: int, data_dir: str) -> subprocess.Popen:
+# The HTTP functions on the local origin without the stack's other parts (--functions-only).
+SERVE_FUNCTIONS = """
+import signal, threading
+from devstack.stack import LocalStack
+from shared.settings import Settings
+import os
+stack = LocalStack(Settings(data_dir=os.environ["CODITECT_DATA_DIR"]),
+                   port=int(os.environ["PORT"]), components=[])
+stack.start()
+print("Ctrl-C stops it", flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGINT, lambda *_: stop.set())
+stop.wait()
+stack.stop()
+"""
+
+
+def start_stack(port: int, data_dir: str, functions_only: bool = False) -> subprocess.Popen:
     env = {
         **os.environ,
         "PORT": str(port),
@@ -68,7 +86,9 @@ def start_stack(port: int, data_dir: str) -> subprocess.Popen:
     log_path = os.path.join(data_dir, "devstack.log")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devstack"],
+            [sys.executable, "-c", SERVE_FUNCTIONS]
+            if functions_only
+            else [sys.executable, "-m", "devstack"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -142,11 +162,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--import-rounds", type=int, default=7)
+    parser.add_argument("--functions-only", action="store_true")
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = start_stack(port, data_dir)
+        stack = start_stack(port, data_dir, args.functions_only)
         try:
             signup = requests.post(
                 f"{url}/api/auth/register",
@@ -195,8 +216,10 @@ def main() -> None:
         finally:
             stack.send_signal(signal.SIGINT)
             stack.wait(timeout=30)
-    results["imports"] = import_cost(args.import_rounds)
+    results["imports"] = {} if args.functions_only else import_cost(args.import_rounds)
+    served = "the HTTP functions alone" if args.functions_only else "the local stack"
     print(f"machine: {os.cpu_count()} cores; server: waitress, 16 threads; store: embedded")
+    print(f"served: {served}")
     print(
         f"{'run':<14}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
         f"{'p99 ms':>9}{'server CPU ms/req':>19}"
